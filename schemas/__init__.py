@@ -1,0 +1,1 @@
+"""FlowSense data contracts. Imports nothing of ours."""
