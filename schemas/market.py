@@ -106,7 +106,9 @@ class TickBatch:
                 raise ValueError(f"TickBatch.{name} has {len(getattr(self, name))} rows, not {n}")
         for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
             if getattr(self, name).shape != shape:
-                raise ValueError(f"TickBatch.{name} has shape {getattr(self, name).shape}, not {shape}")
+                raise ValueError(
+                    f"TickBatch.{name} has shape {getattr(self, name).shape}, not {shape}"
+                )
 
     @property
     def symbol(self) -> str:

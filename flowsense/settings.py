@@ -1,0 +1,66 @@
+"""All settings, read in one place from ``FLOWSENSE_*`` environment variables.
+
+Nested sections use ``__``: ``FLOWSENSE_RISK__MAX_POSITION=200``. Build a
+``Settings()`` where a command starts and pass it (or its sections) down;
+nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from operators.risk import RiskConfig
+from operators.strategy import StrategyConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+class ReplayConfig(BaseModel):
+    """How the replay dataflow reads and batches (``FLOWSENSE_REPLAY__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch_size: int = Field(65_536, gt=0)
+    """Ticks per batch on the hot path."""
+    levels: int | None = Field(None, gt=0)
+    """Book levels to keep; default: every level the data has (Binance: 10)."""
+    bar_s: float = Field(10.0, gt=0)
+    predictor: str = "ofi"
+
+
+class BrokerConfig(BaseModel):
+    """Paper execution (``FLOWSENSE_BROKER__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["paper"] = "paper"
+    fee_bps: float = Field(0.0, ge=0)
+
+
+class Settings(BaseSettings):
+    """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLOWSENSE_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    data: Path = SHARED_DATA / "lobster"
+    """Default input of ``flowsense replay``."""
+    runs_dir: Path = Path("runs")
+    """Where each replay writes its run folder."""
+    replay: ReplayConfig = ReplayConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    risk: RiskConfig = RiskConfig()
+    broker: BrokerConfig = BrokerConfig()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings (cached; tests build their own ``Settings``)."""
+    return Settings()

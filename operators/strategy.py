@@ -1,0 +1,110 @@
+"""From predictions to target positions: the decision rule of the baseline strategy.
+
+Go ``unit`` long on an UP prediction, short on DOWN, when its confidence
+reaches ``threshold``; hold otherwise. A new target is taken at most once
+per ``cooldown_ns`` of event time, so that a flickering signal cannot churn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.trading import PredictionBatch
+
+
+@njit(cache=True)
+def target_changes(
+    ts, direction, confidence, threshold, cooldown_ns, unit, target_, last_
+):  # pragma: no cover
+    """Rows where the target position changes, and the new targets.
+
+    ``target_`` = [current target] and ``last_`` = [time of the last change,
+    -1 if none] are updated in place.
+    """
+    n = len(ts)
+    rows = np.empty(n, np.int64)
+    targets = np.empty(n, np.float64)
+    k = 0
+    target, last = target_[0], last_[0]
+    for i in range(n):
+        if confidence[i] < threshold or direction[i] == 0:
+            continue
+        want = direction[i] * unit
+        if want == target:
+            continue
+        if last >= 0 and ts[i] - last < cooldown_ns:
+            continue
+        target = want
+        last = ts[i]
+        rows[k] = i
+        targets[k] = want
+        k += 1
+    target_[0], last_[0] = target, last
+    return rows[:k], targets[:k]
+
+
+class StrategyConfig(BaseModel):
+    """Decision rule settings (``FLOWSENSE_STRATEGY__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: float = Field(0.6, ge=0, le=1)
+    cooldown_s: float = Field(1.0, ge=0)
+    unit: float = Field(100.0, gt=0)
+    """Position size of one signal, in shares or coins."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPosition:
+    """The strategy wants ``target`` shares/coins of ``symbol`` after prediction ``seq``."""
+
+    symbol: str
+    ts_event: int
+    seq: int
+    model: str
+    target: float
+    bid_px: float
+    ask_px: float
+    mid: float
+
+
+class Strategy:
+    """Per-symbol strategy state."""
+
+    __slots__ = ("_last", "_target", "config")
+
+    def __init__(self, config: StrategyConfig) -> None:
+        self.config = config
+        self._target = np.zeros(1)
+        self._last = np.array([-1], np.int64)
+
+    def update(self, predictions: PredictionBatch) -> list[TargetPosition]:
+        c = predictions.columns
+        cfg = self.config
+        rows, targets = target_changes(
+            c["ts_event"],
+            c["direction"],
+            c["confidence"],
+            cfg.threshold,
+            int(cfg.cooldown_s * 1e9),
+            cfg.unit,
+            self._target,
+            self._last,
+        )
+        return [
+            TargetPosition(
+                symbol=predictions.symbol,
+                ts_event=int(c["ts_event"][i]),
+                seq=int(c["seq"][i]),
+                model=predictions.model,
+                target=float(t),
+                bid_px=float(c["bid_px"][i]),
+                ask_px=float(c["ask_px"][i]),
+                mid=float(c["mid"][i]),
+            )
+            for i, t in zip(rows, targets, strict=True)
+        ]
