@@ -30,7 +30,7 @@ from operators.risk import RiskGate
 from operators.strategy import Strategy, TargetPosition
 from operators.validate import Validator
 from schemas.features import BarBatch, FeatureBatch, bar_columns, feature_columns
-from schemas.market import Reject, TickBatch, TickFlag
+from schemas.market import Reject, TickBatch
 from schemas.trading import OrderDenied, OrderFilled, PredictionBatch, SubmitOrder
 
 TABLES = ("features", "bars", "predictions", "orders", "fills", "rejects")
@@ -116,9 +116,9 @@ def _with_symbol(symbol: str, cols: dict[str, np.ndarray], names: list[str]) -> 
 
 
 def features_table(symbol: str, batch: FeatureBatch) -> pa.Table:
-    book = (batch["flags"] & TickFlag.BOOK) != 0
-    cols = batch.columns if book.all() else {k: v[book] for k, v in batch.columns.items()}
-    return _with_symbol(symbol, cols, feature_columns(batch.instrument.levels))
+    """Every accepted tick, with its ``flags`` (trade-only rows have no ``TickFlag.BOOK``)."""
+    names = [*feature_columns(batch.instrument.levels), "flags"]
+    return _with_symbol(symbol, batch.columns, names)
 
 
 def bars_table(symbol: str, batch: BarBatch) -> pa.Table:

@@ -1,0 +1,64 @@
+"""What a replay run produced, read back from its tables: counts, positions, PnL, rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dataflows.sinks import read_table
+from schemas.market import TickFlag
+
+
+def summarize(run_dir: Path) -> dict[str, Any]:
+    """Totals and per-symbol figures of the run in ``run_dir``."""
+    features = read_table(run_dir, "features")
+    orders = read_table(run_dir, "orders")
+    fills = read_table(run_dir, "fills")
+    rejects = read_table(run_dir, "rejects")
+    per_symbol: dict[str, dict[str, Any]] = {}
+    if features.height:
+        stats = features.group_by("symbol", maintain_order=True).agg(
+            events=pl.len(),
+            book_updates=((pl.col("flags") & TickFlag.BOOK) > 0).sum(),
+            trades=((pl.col("flags") & TickFlag.TRADE) > 0).sum(),
+            last_mid=pl.col("mid").drop_nans().drop_nulls().last(),
+        )
+        for row in stats.iter_rows(named=True):
+            per_symbol[row.pop("symbol")] = row
+    for symbol, s in per_symbol.items():
+        f = fills.filter(pl.col("symbol") == symbol) if fills.height else fills
+        o = orders.filter(pl.col("symbol") == symbol) if orders.height else orders
+        signed = (
+            (f["side"].cast(pl.Float64) * f["quantity"])
+            if f.height
+            else pl.Series([], dtype=pl.Float64)
+        )
+        position = float(signed.sum()) if f.height else 0.0
+        cash = float(-(signed * f["price"]).sum() - f["fee"].sum()) if f.height else 0.0
+        mark = s["last_mid"] if s["last_mid"] is not None else 0.0
+        s.update(
+            orders=int((o["status"] == "accepted").sum()) if o.height else 0,
+            denied=int((o["status"] == "denied").sum()) if o.height else 0,
+            fills=f.height,
+            position=position,
+            pnl=cash + position * mark,
+        )
+    by_reason = (
+        dict(rejects.group_by("reason").len().sort("reason").rows()) if rejects.height else {}
+    )
+    totals = {
+        k: sum(s[k] for s in per_symbol.values())
+        for k in ("events", "book_updates", "trades", "orders", "denied", "fills", "pnl")
+    }
+    return {
+        "run_dir": str(run_dir),
+        **totals,
+        "features": features.height,
+        "bars": read_table(run_dir, "bars").height,
+        "predictions": read_table(run_dir, "predictions").height,
+        "rejected": sum(by_reason.values()),
+        "rejected_by_reason": by_reason,
+        "symbols": per_symbol,
+    }

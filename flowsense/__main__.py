@@ -1,0 +1,3 @@
+from flowsense.cli import main
+
+main()

@@ -1,0 +1,186 @@
+"""``flowsense replay [--data PATH] [--predictor NAME] [--speed max|1x|10x]``: the embedded demo."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from bytewax.testing import cluster_main, run_main
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dataflows.readers import Feed, discover, group_feeds
+from dataflows.replay import build_replay_flow
+from dataflows.sinks import LatestValues
+from dataflows.summary import summarize
+from flowsense.cli import app
+from flowsense.errors import InputError
+from flowsense.options import Json, Levels, emit_json, existing
+from flowsense.settings import Settings
+from operators.predictors import PREDICTORS
+
+
+def parse_speed(text: str) -> float | None:
+    """``max`` -> None (as fast as possible); ``1x``, ``10x``, ``0.5x`` -> the factor."""
+    if text == "max":
+        return None
+    try:
+        factor = float(text.removesuffix("x"))
+    except ValueError:
+        factor = 0.0
+    if not text.endswith("x") or factor <= 0:
+        raise InputError(f"bad speed {text!r}: use max, or a factor such as 1x or 10x")
+    return factor
+
+
+def _estimate_rows(feeds: list[Feed]) -> int:
+    """Input rows, for the progress bar (LOBSTER: lines of the message file)."""
+    total = 0
+    for feed in feeds:
+        if feed.kind == "lobster":
+            with open(feed.paths[0], "rb") as f:
+                total += sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    return total
+
+
+def run_replay(
+    settings: Settings,
+    data: Path,
+    speed: float | None = None,
+    workers: int = 1,
+    run_dir: Path | None = None,
+    latest: LatestValues | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Replay ``data`` through the whole dataflow; the run's summary."""
+    name = settings.replay.predictor
+    if name not in PREDICTORS:
+        raise InputError(f"unknown predictor {name!r}; available: {', '.join(sorted(PREDICTORS))}")
+    feeds = discover(existing(data))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    run_dir = run_dir or settings.runs_dir / f"{stamp}-{settings.replay.predictor}"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(f"{run_dir}: run folder exists and is not empty")
+    latest = latest or LatestValues()
+    flow = build_replay_flow(group_feeds(feeds), run_dir, settings, speed, latest)
+    done = threading.Event()
+    bar = threading.Thread(
+        target=_show_progress, args=(latest, _estimate_rows(feeds), done), daemon=True
+    )
+    if progress:
+        bar.start()
+    start = time.perf_counter()
+    try:
+        if workers == 1:
+            run_main(flow)
+        else:
+            cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    finally:
+        done.set()
+        if progress:
+            bar.join()
+    elapsed = time.perf_counter() - start
+    summary = summarize(run_dir)
+    summary.update(
+        predictor=settings.replay.predictor,
+        data=str(data),
+        elapsed_s=round(elapsed, 3),
+        events_per_s=round(summary["events"] / elapsed) if elapsed > 0 else None,
+    )
+    return summary
+
+
+def _show_progress(latest: LatestValues, total: int, done: threading.Event) -> None:
+    columns = [TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("replay", total=total or None)
+        while not done.wait(0.2):
+            progress.update(task, completed=latest.count("features"))
+        progress.update(task, completed=latest.count("features"))
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"replay: {summary['data']} ({summary['predictor']})")
+    for name in ("symbol", "events", "trades", "orders", "denied", "fills", "position", "PnL"):
+        table.add_column(name, justify="left" if name == "symbol" else "right")
+    for symbol, s in summary["symbols"].items():
+        table.add_row(
+            symbol,
+            f"{s['events']:,}",
+            f"{s['trades']:,}",
+            f"{s['orders']:,}",
+            f"{s['denied']:,}",
+            f"{s['fills']:,}",
+            f"{s['position']:g}",
+            f"{s['pnl']:,.2f}",
+        )
+    table.add_row(
+        "total",
+        f"{summary['events']:,}",
+        f"{summary['trades']:,}",
+        f"{summary['orders']:,}",
+        f"{summary['denied']:,}",
+        f"{summary['fills']:,}",
+        "",
+        f"{summary['pnl']:,.2f}",
+        style="bold",
+    )
+    console.print(table)
+    console.print(
+        f"features {summary['features']:,} · bars {summary['bars']:,} · predictions "
+        f"{summary['predictions']:,} · {summary['events_per_s'] or 0:,} events/s "
+        f"in {summary['elapsed_s']} s"
+    )
+    rejected = summary["rejected_by_reason"]
+    console.print(
+        "rejected rows: "
+        + (", ".join(f"{r} {n:,}" for r, n in rejected.items()) if rejected else "none")
+    )
+    console.print(f"outputs: {summary['run_dir']}")
+
+
+@app.command()
+def replay(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="File or folder of market data (default: setting FLOWSENSE_DATA)."
+        ),
+    ] = None,
+    predictor: Annotated[
+        str | None, typer.Option("--predictor", help=f"Predictor: {', '.join(sorted(PREDICTORS))}.")
+    ] = None,
+    speed: Annotated[
+        str, typer.Option("--speed", help="max, or a pace such as 1x or 10x.")
+    ] = "max",
+    levels: Levels = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Bytewax worker threads.")
+    ] = 1,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option("--run-dir", help="Output folder (default: a new one under runs/)."),
+    ] = None,
+    json: Json = False,
+) -> None:
+    """Replay market data through the whole dataflow: features, predictions, risk, paper fills."""
+    base = Settings()
+    replay_cfg = base.replay.model_copy(
+        update={
+            k: v for k, v in {"predictor": predictor, "levels": levels}.items() if v is not None
+        }
+    )
+    settings = base.model_copy(update={"replay": replay_cfg})
+    summary = run_replay(
+        settings, data or settings.data, parse_speed(speed), workers, run_dir, progress=not json
+    )
+    if json:
+        emit_json(summary)
+    else:
+        _print_summary(summary)
