@@ -1,0 +1,113 @@
+"""Predictor, strategy, risk gate and paper broker, each at its boundaries."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from operators.paper_broker import PaperAccount
+from operators.predictors import make_predictor
+from operators.risk import RiskConfig, RiskGate
+from operators.strategy import Strategy, StrategyConfig, TargetPosition
+from schemas.features import FeatureBatch
+from schemas.market import Instrument
+from schemas.trading import OrderDenied, PredictionBatch, Side, SubmitOrder
+
+INS = Instrument("TEST", price_scale=100, size_scale=1, tick=1, levels=1)
+S = 10**9
+
+
+def _features(ts, ofi):
+    n = len(ts)
+    return FeatureBatch(
+        INS,
+        {
+            "ts_event": np.asarray(ts, np.int64),
+            "seq": np.arange(n),
+            "ofi": np.asarray(ofi, float),
+            "bid_px": np.full(n, 99.0),
+            "ask_px": np.full(n, 101.0),
+            "mid": np.full(n, 100.0),
+        },
+    )
+
+
+def test_rolling_ofi_decays_with_its_half_life_and_inverted_flips_it():
+    p = make_predictor("ofi")
+    out = p.update(_features([0, 5 * S, 5 * S], [100.0, 0.0, -40.0])).columns
+    # After one half-life (5 s) 100 decays to 50; then -40 arrives: S = 10, A = 90.
+    assert out["direction"].tolist() == [1, 1, 1]
+    assert out["confidence"][1] == pytest.approx(1.0)
+    assert out["confidence"][2] == pytest.approx(10 / 90)
+    inv = (
+        make_predictor("inverted").update(_features([0, 5 * S, 5 * S], [100.0, 0.0, -40.0])).columns
+    )
+    assert inv["direction"].tolist() == [-1, -1, -1]
+    with pytest.raises(KeyError, match="available: inverted, ofi"):
+        make_predictor("nope")
+
+
+def _predictions(ts, direction, confidence):
+    n = len(ts)
+    return PredictionBatch(
+        INS,
+        "ofi",
+        {
+            "ts_event": np.asarray(ts, np.int64),
+            "seq": np.arange(n),
+            "direction": np.asarray(direction, np.int8),
+            "confidence": np.asarray(confidence, float),
+            "bid_px": np.full(n, 99.0),
+            "ask_px": np.full(n, 101.0),
+            "mid": np.full(n, 100.0),
+        },
+    )
+
+
+def test_strategy_acts_on_confident_changes_only_after_cooldown():
+    s = Strategy(StrategyConfig(threshold=0.5, cooldown_s=1.0, unit=10))
+    ts = [0, S // 2, S // 2, S, 2 * S, 3 * S]
+    direction = [1, -1, 1, -1, -1, 0]
+    confidence = [0.9, 0.9, 0.9, 0.4, 0.6, 1.0]
+    got = s.update(_predictions(ts, direction, confidence))
+    # row 1: in the cooldown; 2: same target; 3: not confident; 4: flips; 5: flat.
+    assert [(t.seq, t.target) for t in got] == [(0, 10.0), (4, -10.0)]
+    more = s.update(_predictions([2 * S + S // 2], [1], [1.0]))  # state carries across batches
+    assert more == []
+
+
+def _intent(seq, target, bid=99.0, ask=101.0):
+    return TargetPosition("TEST", seq * S, seq, "ofi", target, bid, ask, (bid + ask) / 2)
+
+
+def test_risk_gate_allows_up_to_the_limit_and_denies_beyond():
+    gate = RiskGate(RiskConfig(max_position=100))
+    out = gate.update([_intent(1, 100), _intent(2, 100.5), _intent(3, -100), _intent(4, -150)])
+    assert [type(o) for o in out] == [SubmitOrder, OrderDenied, SubmitOrder, OrderDenied]
+    assert out[0].side == Side.BUY and out[0].quantity == 100
+    assert out[2].side == Side.SELL and out[2].quantity == 200
+    assert out[1].rule == "max_position" and "100.5" in out[1].detail
+    assert gate.position == -100
+    assert out[0].client_order_id == "TEST-ofi-1"  # deterministic, from the input
+
+
+def test_risk_gate_denies_without_a_market():
+    out = RiskGate(RiskConfig()).update([_intent(1, 10, bid=math.nan)])
+    assert isinstance(out[0], OrderDenied) and out[0].rule == "no_market"
+
+
+def test_paper_broker_fills_at_the_touch_and_accounts_cash():
+    gate = RiskGate(RiskConfig(max_position=100))
+    orders = gate.update([_intent(1, 100, 99.0, 101.0), _intent(2, -100, 104.0, 106.0)])
+    acct = PaperAccount(fee_bps=10)
+    fills = acct.execute(orders)
+    assert [(f.price, f.quantity, f.position_after) for f in fills] == [
+        (101.0, 100, 100),
+        (104.0, 200, -100),
+    ]
+    fees = 100 * 101 * 0.001 + 200 * 104 * 0.001
+    assert acct.fees == pytest.approx(fees)
+    # Bought 100 at 101, sold 200 at 104: short 100; marked at 105 the PnL is 300 - 100 - fees.
+    assert acct.equity(105.0) == pytest.approx(-100 * 101 + 200 * 104 - 100 * 105 - fees)
