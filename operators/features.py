@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from operators.book import best_prices
+from operators.book import ASK_DEPTH, BID_DEPTH, MID, OFI, SPREAD, WEIGHTED_MID, book_kernel
 from operators.microprice import MicropriceEstimator
-from operators.ofi import ofi_kernel
 from schemas.features import FeatureBatch
 from schemas.market import Instrument, TickBatch, TickFlag
 
@@ -31,48 +30,31 @@ class FeatureState:
     def update(self, ticks: TickBatch) -> FeatureBatch:
         """Features of every row of ``ticks`` (rows must follow the previous batch)."""
         ins = self.instrument
-        n = len(ticks)
-        if self.prev_book is None:
-            prev = np.zeros((4, ins.levels), np.int64)
-            has_prev = False
-        else:
-            prev, has_prev = self.prev_book, True
-        e = ofi_kernel(
-            ticks.bid_px,
-            ticks.bid_sz,
-            ticks.ask_px,
-            ticks.ask_sz,
-            prev[0],
-            prev[1],
-            prev[2],
-            prev[3],
-            has_prev,
-        )
-        if n:
-            self.prev_book = np.stack(
-                [ticks.bid_px[-1], ticks.bid_sz[-1], ticks.ask_px[-1], ticks.ask_sz[-1]]
-            )
-        bpx, bsz, apx, asz = (
-            a[:, 0] for a in (ticks.bid_px, ticks.bid_sz, ticks.ask_px, ticks.ask_sz)
-        )
-        cols = best_prices(bpx, bsz, apx, asz, ins.price_scale)
-        cols["microprice"] = self._microprice(ticks, bpx, bsz, apx, asz)
-        e_float = e.astype(np.float64) / ins.size_scale
-        nan = np.float64("nan")
+        has_prev = self.prev_book is not None
+        prev = self.prev_book if has_prev else np.zeros((4, ins.levels), np.int64)
+        bpx, bsz, apx, asz = ticks.bid_px, ticks.bid_sz, ticks.ask_px, ticks.ask_sz
+        book = book_kernel(bpx, bsz, apx, asz, prev, has_prev, ins.price_scale, ins.size_scale)
+        if len(ticks):
+            self.prev_book = np.stack([bpx[-1], bsz[-1], apx[-1], asz[-1]])
+        best = (bpx[:, 0], bsz[:, 0], apx[:, 0], asz[:, 0])
+        one_sided = np.isnan(book[MID])
         out: dict[str, np.ndarray] = {
             "ts_event": ticks.ts_event,
             "seq": ticks.seq,
-            "bid_px": np.where(np.isnan(cols["mid"]), nan, bpx / ins.price_scale),
-            "bid_sz": bsz / ins.size_scale,
-            "ask_px": np.where(np.isnan(cols["mid"]), nan, apx / ins.price_scale),
-            "ask_sz": asz / ins.size_scale,
-            **cols,
-            "ofi": e_float[:, 0].copy(),
+            "bid_px": np.where(one_sided, np.nan, best[0] / ins.price_scale),
+            "bid_sz": best[1] / ins.size_scale,
+            "ask_px": np.where(one_sided, np.nan, best[2] / ins.price_scale),
+            "ask_sz": best[3] / ins.size_scale,
+            "mid": book[MID],
+            "spread": book[SPREAD],
+            "weighted_mid": book[WEIGHTED_MID],
+            "microprice": self._microprice(ticks, *best),
+            "ofi": book[OFI],
         }
         for m in range(ins.levels):
-            out[f"ofi_{m + 1}"] = e_float[:, m].copy()
-        out["bid_depth"] = ticks.bid_sz.sum(axis=1) / ins.size_scale
-        out["ask_depth"] = ticks.ask_sz.sum(axis=1) / ins.size_scale
+            out[f"ofi_{m + 1}"] = book[OFI + m]
+        out["bid_depth"] = book[BID_DEPTH]
+        out["ask_depth"] = book[ASK_DEPTH]
         out["trade_sz"] = ticks.trade_sz / ins.size_scale
         out["flags"] = ticks.flags
         return FeatureBatch(instrument=ins, columns=out)

@@ -15,11 +15,24 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def ofi_e(pb0, qb0, pa0, qa0, pb1, qb1, pa1, qa1):  # pragma: no cover - numba
+    """e_n of one level from the state before (…0) and after (…1)."""
+    e = 0
+    if pb1 >= pb0:
+        e += qb1
+    if pb1 <= pb0:
+        e -= qb0
+    if pa1 <= pa0:
+        e -= qa1
+    if pa1 >= pa0:
+        e += qa0
+    return e
+
+
 @njit(cache=True)
-def ofi_kernel(
-    bid_px, bid_sz, ask_px, ask_sz, prev_bid_px, prev_bid_sz, prev_ask_px, prev_ask_sz, has_prev
-):  # pragma: no cover - numba
-    """int64 [n, L] of e_n per level; ``prev_*`` [L] is the state before row 0."""
+def ofi_kernel(bid_px, bid_sz, ask_px, ask_sz, prev, has_prev):  # pragma: no cover - numba
+    """int64 [n, L] of e_n per level; ``prev`` int64 [4, L] is the book before row 0."""
     n, levels = bid_px.shape
     out = np.zeros((n, levels), np.int64)
     for i in range(n):
@@ -27,18 +40,11 @@ def ofi_kernel(
             continue
         for m in range(levels):
             if i == 0:
-                pb, qb, pa, qa = prev_bid_px[m], prev_bid_sz[m], prev_ask_px[m], prev_ask_sz[m]
+                pb, qb, pa, qa = prev[0, m], prev[1, m], prev[2, m], prev[3, m]
             else:
                 pb, qb = bid_px[i - 1, m], bid_sz[i - 1, m]
                 pa, qa = ask_px[i - 1, m], ask_sz[i - 1, m]
-            e = 0
-            if bid_px[i, m] >= pb:
-                e += bid_sz[i, m]
-            if bid_px[i, m] <= pb:
-                e -= qb
-            if ask_px[i, m] <= pa:
-                e -= ask_sz[i, m]
-            if ask_px[i, m] >= pa:
-                e += qa
-            out[i, m] = e
+            out[i, m] = ofi_e(
+                pb, qb, pa, qa, bid_px[i, m], bid_sz[i, m], ask_px[i, m], ask_sz[i, m]
+            )
     return out

@@ -8,14 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataflows.offline import compute
+from operators.book import OFI, book_kernel
 from operators.ofi import ofi_kernel
 from tests.conftest import lobster
 from tests.reference.ofi_ref import ofi_levels
 
 
 def _kernel(bid_px, bid_sz, ask_px, ask_sz):
-    zeros = np.zeros(bid_px.shape[1], np.int64)
-    return ofi_kernel(bid_px, bid_sz, ask_px, ask_sz, zeros, zeros, zeros, zeros, False)
+    """OFI from both kernels, which must agree."""
+    prev = np.zeros((4, bid_px.shape[1]), np.int64)
+    e = ofi_kernel(bid_px, bid_sz, ask_px, ask_sz, prev, False)
+    fused = book_kernel(bid_px, bid_sz, ask_px, ask_sz, prev, False, 1, 1)[OFI:]
+    np.testing.assert_array_equal(fused.T, e)
+    return e
 
 
 def _books(grid: np.ndarray, levels: int) -> list[list[tuple[int, int, int, int]]]:
@@ -45,8 +50,8 @@ def test_ofi_kernel_with_previous_state_continues_the_stream():
     cols = [grid[:, k::4].copy() for k in (2, 3, 0, 1)]
     whole = _kernel(*cols)
     cut = 1234
-    prev = [c[cut - 1] for c in cols]
-    tail = ofi_kernel(*(c[cut:] for c in cols), *prev, True)
+    prev = np.stack([c[cut - 1] for c in cols])
+    tail = ofi_kernel(*(c[cut:] for c in cols), prev, True)
     np.testing.assert_array_equal(tail, whole[cut:])
 
 
