@@ -19,13 +19,9 @@ from schemas.features import bar_columns, feature_columns
 from schemas.market import FeedData, Reject, TickFlag
 
 
-def _feeds(path: Path, levels: int | None) -> list[FeedData]:
-    return [
-        d
-        for feeds in group_feeds(discover(path)).values()
-        for f in feeds
-        for d in read_feed(f, levels)
-    ]
+def _feeds(path: Path, levels: int | None, cache_dir: Path | None) -> list[FeedData]:
+    groups = group_feeds(discover(path)).values()
+    return [d for feeds in groups for f in feeds for d in read_feed(f, levels, cache_dir)]
 
 
 def _frame(symbol: str, cols: dict[str, np.ndarray], names: list[str]) -> pl.DataFrame:
@@ -44,7 +40,7 @@ def rejects_frame(rejects: list[Reject]) -> pl.DataFrame:
 
 
 def compute(
-    path: Path, levels: int | None = None, bar_ns: int | None = None
+    path: Path, levels: int | None = None, bar_ns: int | None = None, cache_dir: Path | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per-event features (book updates) or, with ``bar_ns``, bars of ``path``; and the rejects.
 
@@ -52,7 +48,7 @@ def compute(
     """
     frames, rejects = [], []
     state: dict[str, tuple[Validator, FeatureState, BarState | None]] = {}
-    for data in _feeds(path, levels):
+    for data in _feeds(path, levels, cache_dir):
         ins = data.ticks.instrument
         if ins.symbol not in state:
             bars = BarState(bar_ns, ins.levels) if bar_ns else None

@@ -205,7 +205,9 @@ def build_replay_flow(
     rc = settings.replay
     make_predictor(rc.predictor)  # fail now, with the list of names, not inside a worker
     flow = Dataflow("replay")
-    raw = op.input("ticks", flow, FeedSource(groups, rc.levels, rc.batch_size, speed))
+    raw = op.input(
+        "ticks", flow, FeedSource(groups, rc.levels, rc.batch_size, speed, settings.cache_dir)
+    )
     keyed = op.key_on("by_symbol", raw, lambda b: b.symbol)
     checked = op.stateful_map("validate", keyed, _validate)
     rejects = op.filter_map_value("rejected", checked, lambda c: c.rejects or None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -33,8 +34,9 @@ class _FeedPartition(StatefulSourcePartition[SourceBatch, Position]):
         batch_size: int,
         speed: float | None,
         resume: Position | None,
+        cache_dir: Path | None = None,
     ) -> None:
-        self._data: list[FeedData] = [d for f in feeds for d in read_feed(f, levels)]
+        self._data: list[FeedData] = [d for f in feeds for d in read_feed(f, levels, cache_dir)]
         self._index, self._row = resume or (0, 0)
         self._batch_size = batch_size
         self._speed = speed
@@ -93,8 +95,10 @@ class FeedSource(FixedPartitionedSource[SourceBatch, Position]):
         levels: int | None = None,
         batch_size: int = 65_536,
         speed: float | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self._groups = groups
+        self._cache_dir = cache_dir
         self._levels = levels
         self._batch_size = batch_size
         self._speed = speed
@@ -106,5 +110,10 @@ class FeedSource(FixedPartitionedSource[SourceBatch, Position]):
         self, step_id: str, for_part: str, resume_state: Position | None
     ) -> _FeedPartition:
         return _FeedPartition(
-            self._groups[for_part], self._levels, self._batch_size, self._speed, resume_state
+            self._groups[for_part],
+            self._levels,
+            self._batch_size,
+            self._speed,
+            resume_state,
+            self._cache_dir,
         )

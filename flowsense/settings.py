@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from operators.risk import RiskConfig
@@ -54,7 +54,15 @@ class Settings(BaseSettings):
     """Default input of ``flowsense replay``."""
     runs_dir: Path = Path("runs")
     """Where each replay writes its run folder."""
+    cache_dir: Path | None = Path.home() / ".cache" / "flowsense" / "feeds"
+    """Parsed input files, kept to make repeated replays fast; empty to disable."""
     replay: ReplayConfig = ReplayConfig()
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v in ("", None) else v
+
     strategy: StrategyConfig = StrategyConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()

@@ -16,6 +16,15 @@ def lobster(symbol: str, kind: str, levels: int) -> Path:
     return LOBSTER / f"{symbol}_{PREFIX}_{kind}_{levels}.csv"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory):
+    """Keep the tests' parse cache out of the user's home."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FLOWSENSE_CACHE_DIR", str(tmp_path_factory.mktemp("feed-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     assert DATA.is_dir(), f"the shared data folder is missing: {DATA}"

@@ -135,3 +135,24 @@ def test_missing_partner_and_bad_names_are_clear_errors(tmp_path: Path):
 def test_discover_in_folder_picks_deepest_file_per_symbol(data_dir: Path):
     feeds = discover(data_dir / "lobster")
     assert sorted(f.name for f in feeds) == ["AMZN_2012-06-21_L5", "GOOG_2012-06-21_L10"]
+
+
+def test_parse_cache_returns_the_same_ticks_and_notices_edits(lobster_sample, tmp_path):
+    from dataflows.readers import read_feed
+
+    path = lobster_sample("AMZN", 5, 500)
+    feed = discover(path)[0]
+    cache = tmp_path / "cache"
+    fresh = read_feed(feed, None, cache)[0].ticks
+    again = read_feed(feed, None, cache)[0].ticks
+    assert len(list(cache.iterdir())) == 1
+    assert isinstance(again.bid_px, np.memmap)  # served from the cache
+    for name in ("ts_event", "seq", "flags", "bid_px", "ask_sz", "trade_sz", "line"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name))
+    assert again.instrument == fresh.instrument
+    book = path.with_name(path.name.replace("message", "orderbook"))
+    lines = book.read_text().splitlines()
+    book.write_text("\n".join(lines[:-1]) + "\n")  # drop the last row: the cache must notice
+    edited = read_feed(feed, None, cache)
+    assert len(edited[0].ticks) == 499
+    assert [r.reason for r in edited[0].rejects] == ["unpaired_row"]

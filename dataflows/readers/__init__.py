@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dataflows.readers.cache import cached
 from dataflows.readers.lobster import parse_name, read_lobster
 from schemas.market import FeedData
 
@@ -45,7 +46,7 @@ def _feed_of(path: Path) -> Feed:
     if path.suffix == ".csv":
         files = parse_name(path)
         name = f"{files.symbol}_{files.day}_L{files.levels}"
-        return Feed(name, "lobster", (files.message,), files.symbol)
+        return Feed(name, "lobster", (files.message, files.orderbook), files.symbol)
     if path.suffix == ".gz" and _is_binance_capture(path):
         m = _BINANCE_NAME.match(path.name)
         stream = m["stream"] if m else path.stem
@@ -85,13 +86,17 @@ def discover(path: Path) -> list[Feed]:
     return feeds
 
 
-def read_feed(feed: Feed, levels: int | None = None) -> list[FeedData]:
-    """Read a feed into one ``FeedData`` per symbol."""
+def read_feed(
+    feed: Feed, levels: int | None = None, cache_dir: Path | None = None
+) -> list[FeedData]:
+    """Read a feed into one ``FeedData`` per symbol (through the parse cache when given one)."""
     if feed.kind == "lobster":
-        return [read_lobster(feed.paths[0], levels)]
+        return cached(cache_dir, feed.paths, levels, lambda: [read_lobster(feed.paths[0], levels)])
     from dataflows.readers.binance import read_binance
 
-    return read_binance(list(feed.paths), levels=levels or 10)
+    return cached(
+        cache_dir, feed.paths, levels, lambda: read_binance(list(feed.paths), levels=levels or 10)
+    )
 
 
 def group_feeds(feeds: list[Feed]) -> dict[str, list[Feed]]:

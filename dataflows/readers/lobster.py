@@ -167,58 +167,62 @@ def read_lobster(path: Path, levels: int | None = None) -> FeedData:
         price="c4",
         direction="c5",
         line="line",
-        in_msg=pl.lit(True),
     )
-    book_cols = [f"b{i}" for i in range(4 * files.levels)]
-    book = book.rename(
-        dict(zip([f"c{i}" for i in range(4 * files.levels)], book_cols, strict=True))
-    )
-    if msg.height == book.height and not msg_bad and not book_bad:
-        pairs = pl.concat([msg, book.drop("line")], how="horizontal").with_columns(
-            in_book=pl.lit(True)
+    book_cols = [f"c{i}" for i in range(4 * files.levels)]
+    if msg.height != book.height or msg_bad or book_bad:
+        # Pair rows by line number; a line refused or missing on one side orphans the other.
+        pairs = msg.with_columns(in_msg=pl.lit(True)).join(
+            book.with_columns(in_book=pl.lit(True)), on="line", how="full", coalesce=True
         )
-    else:
-        book = book.with_columns(in_book=pl.lit(True))
-        pairs = msg.join(book, on="line", how="full", coalesce=True).sort("line")
-        unpaired = pairs.filter(pl.col("in_msg").is_null() | pl.col("in_book").is_null())
+        pairs = pairs.sort("line")
+        paired = pairs["in_msg"].is_not_null() & pairs["in_book"].is_not_null()
         gone = set(msg_bad) | set(book_bad)
-        lonely = [n for n in unpaired["line"].to_list() if n not in gone]
+        lonely = [n for n in pairs.filter(~paired)["line"].to_list() if n not in gone]
         reject(lonely, RejectReason.UNPAIRED_ROW, "no valid partner row in the other file")
-        pairs = pairs.filter(pl.col("in_msg").is_not_null() & pl.col("in_book").is_not_null())
+        pairs = pairs.filter(paired)
+        msg, book = pairs.select(msg.columns), pairs.select(book_cols)
 
-    value_cols = ["ts", "kind", "size", "price", "direction", *book_cols]
-    bad_value = pairs.filter(pl.any_horizontal(pl.col(c).is_null() for c in value_cols))
-    reject(bad_value["line"].to_list(), RejectReason.BAD_VALUE, "not a number")
-    pairs = pairs.filter(~pl.any_horizontal(pl.col(c).is_null() for c in value_cols))
+    # Nulls: numbers that did not parse (slow path) or a time that is not a decimal.
+    has_null = msg.null_count().sum_horizontal().item() + book.null_count().sum_horizontal().item()
+    ok = np.ones(msg.height, bool)
+    if has_null:
+        ok = (
+            ~pl.concat([msg, book.drop("line", strict=False)], how="horizontal")
+            .select(pl.any_horizontal(pl.all().is_null()))
+            .to_series()
+            .to_numpy()
+        )
+    line = msg["line"].to_numpy()
+    reject(line[~ok].tolist(), RejectReason.BAD_VALUE, "not a number")
+    size = msg["size"].fill_null(0).to_numpy()
+    direction = msg["direction"].fill_null(1).to_numpy()
+    bad_msg = ok & ((size < 0) | ((direction != 1) & (direction != -1)))
+    for i in np.flatnonzero(bad_msg):
+        reason = RejectReason.NEGATIVE_SIZE if size[i] < 0 else RejectReason.BAD_VALUE
+        reject([line[i]], reason, f"message size {size[i]}, direction {direction[i]}")
+    ok &= ~bad_msg
 
-    bad_msg = pairs.filter(~pl.col("direction").is_in([1, -1]) | (pl.col("size") < 0))
-    for line, size, direction in bad_msg.select("line", "size", "direction").iter_rows():
-        reason = RejectReason.NEGATIVE_SIZE if size < 0 else RejectReason.BAD_VALUE
-        reject([line], reason, f"message size {size}, direction {direction}")
-    if bad_msg.height:
-        pairs = pairs.filter(pl.col("direction").is_in([1, -1]) & (pl.col("size") >= 0))
-
-    grid = pairs.select(book_cols).to_numpy().astype(np.int64, copy=False)
-    grid = grid.reshape(len(pairs), files.levels, 4)[:, :keep, :]
+    grid = (
+        book.select(book_cols).to_numpy()[ok] if not ok.all() else book.select(book_cols).to_numpy()
+    )
+    grid = grid.astype(np.int64, copy=False).reshape(len(grid), files.levels, 4)[:, :keep, :]
     ask_px = np.where(grid[:, :, 0] == DUMMY_ASK, EMPTY_ASK_PX, grid[:, :, 0])
     bid_px = np.where(grid[:, :, 2] == DUMMY_BID, EMPTY_BID_PX, grid[:, :, 2])
-    kind = pairs["kind"].to_numpy()
+    kind = msg["kind"].to_numpy()[ok]
+    size, direction, lines = size[ok], direction[ok], line[ok].astype(np.int64)
     is_trade = (kind == 4) | (kind == 5)
     flags = np.where(is_trade, TickFlag.BOOK | TickFlag.TRADE, TickFlag.BOOK).astype(np.uint8)
-    lines = pairs["line"].to_numpy().astype(np.int64)
     ticks = TickBatch(
         instrument=instrument,
-        ts_event=pairs["ts"].to_numpy().astype(np.int64),
+        ts_event=msg["ts"].to_numpy()[ok].astype(np.int64),
         seq=lines - 1,
         flags=flags,
         bid_px=np.ascontiguousarray(bid_px),
         bid_sz=np.ascontiguousarray(grid[:, :, 3]),
         ask_px=np.ascontiguousarray(ask_px),
         ask_sz=np.ascontiguousarray(grid[:, :, 1]),
-        trade_px=np.where(is_trade, pairs["price"].to_numpy(), 0).astype(np.int64),
-        trade_sz=np.where(
-            is_trade, -pairs["direction"].to_numpy() * pairs["size"].to_numpy(), 0
-        ).astype(np.int64),
+        trade_px=np.where(is_trade, msg["price"].fill_null(0).to_numpy()[ok], 0).astype(np.int64),
+        trade_sz=np.where(is_trade, -direction * size, 0).astype(np.int64),
         source=source,
         line=lines,
     )

@@ -12,6 +12,7 @@ from dataflows.offline import compute
 from flowsense.cli import app
 from flowsense.errors import InputError
 from flowsense.options import Json, Levels, emit_json, existing, parse_duration
+from flowsense.settings import Settings
 
 
 def write_frame(df, out: Path) -> None:
@@ -25,12 +26,14 @@ def write_frame(df, out: Path) -> None:
         raise InputError(f"{out}: output must end in .parquet or .csv")
 
 
-def features_report(input: Path, out: Path, levels: int | None, bar: str | None) -> dict:
+def features_report(
+    input: Path, out: Path, levels: int | None, bar: str | None, cache_dir: Path | None = None
+) -> dict:
     """Compute and write features (or bars); what was written, as a dict."""
     bar_ns = parse_duration(bar) if bar else None
     if out.suffix not in (".parquet", ".csv"):
         raise InputError(f"{out}: output must end in .parquet or .csv")
-    df, rejects = compute(existing(input), levels, bar_ns)
+    df, rejects = compute(existing(input), levels, bar_ns, cache_dir)
     write_frame(df, out)
     by_reason = rejects.group_by("reason").len().sort("reason").rows() if rejects.height else []
     return {
@@ -59,7 +62,7 @@ def features(
     json: Json = False,
 ) -> None:
     """Order-flow features per book update (OFI, micro-price, ...), or bars with --bar."""
-    report = features_report(input, out, levels, bar)
+    report = features_report(input, out, levels, bar, Settings().cache_dir)
     if json:
         emit_json(report)
         return

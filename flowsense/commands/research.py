@@ -27,10 +27,11 @@ def ofi_impact_report(
     window: str = "30m",
     levels: int | None = None,
     plot: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Per symbol: OLS of mid changes (cents) on OFI and on trade imbalance over bars."""
     bar_ns, window_ns = parse_duration(bar), parse_duration(window)
-    bars, _ = compute(existing(input), levels, bar_ns)
+    bars, _ = compute(existing(input), levels, bar_ns, cache_dir)
     report: dict[str, Any] = {
         "input": str(input),
         "bar_ns": bar_ns,
@@ -98,8 +99,9 @@ def ofi_impact(
     json: Json = False,
 ) -> None:
     """Regress mid changes on OFI and on trade imbalance per bar (Cont, Kukanov & Stoikov 2014)."""
-    plot = plot or Settings().runs_dir / "research" / f"ofi_impact_{input.stem}.png"
-    report = ofi_impact_report(input, bar, window, levels, plot)
+    settings = Settings()
+    plot = plot or settings.runs_dir / "research" / f"ofi_impact_{input.stem}.png"
+    report = ofi_impact_report(input, bar, window, levels, plot, settings.cache_dir)
     if json:
         emit_json(report)
         return

@@ -1,0 +1,675 @@
+"""Binance websocket captures (gzip text, ``<receive ns> <json>`` a line) -> ``FeedData``.
+
+One ``FeedData`` per instrument; several files of one market and symbol are
+one stream, read in file-name order, so a book carries across midnight.
+
+Clock: ``ts_event`` is the line's local receive time. The depth, trade and
+bookTicker streams' exchange clocks (``E``, ``T``) are not mutually ordered in
+receive order (measured on these captures: for 1.5-16 % of depth+trade events
+the exchange time is earlier than that of an event received before it, by up
+to 186 ms) and spot bookTicker carries no exchange time at all, so the receive
+time is the one clock that orders the merged stream as a consumer saw it.
+
+``book="depth"``: the full book is rebuilt from the REST snapshot and the
+diffs (Binance's procedure). Every applied diff gives one ``BOOK`` row with
+the top ``levels`` levels; every trade gives one ``TRADE`` row repeating the
+current book. bookTicker messages are not part of this feed (they are the
+``ticker`` feed). Sync rules:
+
+- diffs received while there is no usable book (before the first snapshot,
+  or stale) are held, as a live consumer buffers them while it fetches a
+  snapshot: in 4 of these 5 captures the diff that brackets the snapshot id
+  arrives *before* the snapshot line, so rejecting it would leave the book
+  unsyncable. The next snapshot replays the held diffs newer than it; their
+  rows carry the snapshot's receive time, the moment that book became
+  knowable (no look-ahead). A held diff that never reaches the book keeps
+  the reason of when it came: ``BOOK_NOT_READY`` before the first snapshot,
+  ``SEQUENCE_GAP`` while stale (also when pushed out of a full hold buffer).
+- after a snapshot, diffs with ``u`` <= the book's update id are
+  ``SUPERSEDED``; the first diff applied must bracket the snapshot id (spot:
+  ``U`` <= id + 1; futures: ``pu`` <= id, since futures ids between ``pu``
+  and ``U`` belong to other symbols); later ones must continue it (spot ``U``
+  == prev ``u`` + 1, futures ``pu`` == prev ``u``).
+- an id gap is ``SEQUENCE_GAP`` for the diff that shows it and makes the book
+  stale: every later diff and trade is ``SEQUENCE_GAP`` (detail: stale) until
+  the next snapshot re-syncs the book.
+- trades before the book is synced are ``BOOK_NOT_READY``; a snapshot older
+  than the live book is ``SUPERSEDED``; applied snapshots make no row.
+
+``book="ticker"``: level 1 from bookTicker (``b B a A``), one ``BOOK`` row per
+message (an older or repeated ``u`` is ``SUPERSEDED``), trades as above;
+depth diffs and snapshots belong to the depth feed and are skipped.
+
+Every other message becomes a ``Reject``: an unparseable line, JSON or
+missing field is ``MALFORMED_MESSAGE``; a futures trade that is not a market
+execution (``X`` != ``MARKET``) or has zero quantity is ``BAD_VALUE``. Blank
+lines and messages of the other mode count as nothing.
+
+Units: prices and sizes are decimal strings converted exactly (string
+arithmetic, never a float) to int64 with ``price_scale = size_scale = 10**8``.
+``Instrument.tick`` is the gcd of the integer prices of the feed's first
+snapshot (1000 levels a side: the venue's tick unless every level sits on a
+coarser grid); without a snapshot (and in ticker mode, which takes none), the
+gcd of the prices in the rows, 1 if there are none.
+
+Naming: spot ``data["s"]`` (``BTCUSDT``, venue ``BINANCE``); USDⓈ-M perpetual
+``BTCUSDT-PERP`` (venue ``BINANCE-USDM``); COIN-M ``data["s"]`` as is
+(``BTCUSD_PERP``, venue ``BINANCE-COINM``). A message is futures when it
+carries a field spot lacks (depth ``pu``, bookTicker ``E``, trade ``X``); a
+futures symbol with ``_`` whose base ends in ``USD`` is COIN-M.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import re
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from itertools import islice
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+from sortedcontainers import SortedDict
+
+from schemas.market import (
+    EMPTY_ASK_PX,
+    EMPTY_BID_PX,
+    FeedData,
+    Instrument,
+    Reject,
+    RejectReason,
+    TickBatch,
+    TickFlag,
+)
+
+SCALE_DIGITS = 8
+PRICE_SCALE = SIZE_SCALE = 10**SCALE_DIGITS
+MAX_HELD_DIFFS = 1000
+"""Diffs held while waiting for a snapshot; older ones are rejected (bounded memory)."""
+
+_INT64_MAX = 2**63 - 1
+_BOOK = int(TickFlag.BOOK)
+_TRADE = int(TickFlag.TRADE)
+_OTHER_MODE = {"depth": "bookTicker", "ticker": "depth"}
+_STREAM_NAME = re.compile(rb'"stream"\s*:\s*"([^"@]+)@')
+
+BookMode = Literal["depth", "ticker"]
+Level = tuple[int, int]
+Top = tuple[list[int], list[int], list[int], list[int]]
+
+
+def to_units(text: str) -> int:
+    """An unsigned decimal string as an exact integer count of 10**-8 units.
+
+    ``"61800.20"`` -> 6180020000000. Parsed as text so no binary float ever
+    rounds it; raises ``ValueError``/``TypeError`` for anything else.
+    """
+    if type(text) is not str:
+        raise TypeError(f"expected a decimal string, got {text!r}")
+    whole, _, frac = text.partition(".")
+    if not (whole.isascii() and whole.isdigit()) or (
+        frac and not (frac.isascii() and frac.isdigit())
+    ):
+        raise ValueError(f"not a plain decimal: {text!r}")
+    if len(frac) > SCALE_DIGITS:
+        if frac[SCALE_DIGITS:].strip("0"):
+            raise ValueError(f"{text!r} has more than {SCALE_DIGITS} decimals")
+        frac = frac[:SCALE_DIGITS]
+    value = int(whole + frac.ljust(SCALE_DIGITS, "0"))
+    if value > _INT64_MAX:
+        raise ValueError(f"{text!r} does not fit int64 at scale 10**{SCALE_DIGITS}")
+    return value
+
+
+class _Units(dict[str, int]):
+    """Memo of ``to_units``: prices and sizes repeat, and a dict hit is ~10x cheaper."""
+
+    def __missing__(self, text: str) -> int:
+        value = to_units(text)
+        self[text] = value
+        return value
+
+
+def _id(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"bad update id {value!r}")
+    return value
+
+
+def _levels(raw: Any, units: _Units) -> list[Level]:
+    if type(raw) is not list:
+        raise ValueError(f"price levels must be a list, got {type(raw).__name__}")
+    return [(units[px], units[qty]) for px, qty in raw]
+
+
+# --- parsed messages ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Where:
+    source: str
+    line: int
+    ts: int
+
+
+@dataclass(slots=True)
+class _Diff:
+    first_id: int  # U
+    last_id: int  # u
+    prev_id: int | None  # pu (futures only)
+    bids: list[Level]
+    asks: list[Level]
+    where: _Where
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    last_id: int
+    bids: list[Level]
+    asks: list[Level]
+
+
+def _parse_diff(data: dict[str, Any], units: _Units, where: _Where) -> _Diff:
+    diff = _Diff(
+        first_id=_id(data["U"]),
+        last_id=_id(data["u"]),
+        prev_id=_id(data["pu"]) if "pu" in data else None,
+        bids=_levels(data["b"], units),
+        asks=_levels(data["a"], units),
+        where=where,
+    )
+    if diff.first_id > diff.last_id:
+        raise ValueError(f"U={diff.first_id} > u={diff.last_id}")
+    return diff
+
+
+def _parse_snapshot(msg: dict[str, Any], units: _Units) -> _Snapshot:
+    return _Snapshot(
+        _id(msg["lastUpdateId"]), _levels(msg["bids"], units), _levels(msg["asks"], units)
+    )
+
+
+def _parse_trade(data: dict[str, Any], units: _Units) -> tuple[int, int]:
+    """(price, size signed by the aggressor); ``m`` true means the seller was the taker."""
+    px, qty, maker_is_buyer = units[data["p"]], units[data["q"]], data["m"]
+    if type(maker_is_buyer) is not bool:
+        raise ValueError(f"'m' must be a boolean, got {maker_is_buyer!r}")
+    return px, -qty if maker_is_buyer else qty
+
+
+def _trade_problem(data: dict[str, Any], size: int) -> str | None:
+    """Why a well-formed trade is not an aggressor trade, if it is not one."""
+    kind = data.get("X", "MARKET")
+    if kind != "MARKET":
+        return f"not a market execution (X={kind!r})"
+    if size == 0:
+        return "zero quantity"
+    return None
+
+
+def _parse_ticker(data: dict[str, Any], units: _Units) -> tuple[int, Top]:
+    """(update id, level-1 book); a side with zero size is an empty level."""
+    bid_px, bid_sz, ask_px, ask_sz = (
+        units[data["b"]],
+        units[data["B"]],
+        units[data["a"]],
+        units[data["A"]],
+    )
+    if not bid_sz:
+        bid_px = EMPTY_BID_PX
+    if not ask_sz:
+        ask_px = EMPTY_ASK_PX
+    return _id(data["u"]), ([bid_px], [bid_sz], [ask_px], [ask_sz])
+
+
+# --- naming --------------------------------------------------------------------
+
+
+def _is_futures(kind: str, data: dict[str, Any]) -> bool:
+    """Futures messages carry a field that spot ones lack."""
+    return {"depth": "pu", "bookTicker": "E", "trade": "X"}.get(kind, "pu") in data
+
+
+def _feed_id(raw_symbol: str, futures: bool) -> tuple[str, str]:
+    """(venue, symbol) of a Binance symbol on its market."""
+    if not futures:
+        return "BINANCE", raw_symbol
+    base, underscore, _ = raw_symbol.partition("_")
+    if underscore and base.endswith("USD"):
+        return "BINANCE-COINM", raw_symbol
+    # USDⓈ-M delivery contracts (BTCUSDT_240927) already name their expiry.
+    return "BINANCE-USDM", raw_symbol if underscore else f"{raw_symbol}-PERP"
+
+
+# --- book ----------------------------------------------------------------------
+
+
+class _Book:
+    """The full book per side.
+
+    A SortedDict keyed by integer price keeps every level (a deletion at the
+    top must reveal the next one) with O(log n) updates and an in-order walk
+    for the top levels. Bids are keyed by the negated price so both sides
+    walk best-first from the start.
+    """
+
+    __slots__ = ("asks", "bids")
+
+    def __init__(self) -> None:
+        self.bids: SortedDict = SortedDict()
+        self.asks: SortedDict = SortedDict()
+
+    def load(self, bids: list[Level], asks: list[Level]) -> None:
+        self.bids = SortedDict({-px: qty for px, qty in bids if qty})
+        self.asks = SortedDict({px: qty for px, qty in asks if qty})
+
+    def apply(self, bids: list[Level], asks: list[Level]) -> None:
+        for side, key_sign, levels in ((self.bids, -1, bids), (self.asks, 1, asks)):
+            for px, qty in levels:
+                if qty:
+                    side[key_sign * px] = qty
+                else:
+                    side.pop(key_sign * px, None)
+
+    def top(self, levels: int) -> Top:
+        """Top ``levels`` levels a side, padded with empty levels."""
+        bid_keys = list(islice(self.bids, levels))
+        ask_keys = list(islice(self.asks, levels))
+        bid_pad = [EMPTY_BID_PX] * (levels - len(bid_keys))
+        ask_pad = [EMPTY_ASK_PX] * (levels - len(ask_keys))
+        return (
+            [-k for k in bid_keys] + bid_pad,
+            [self.bids[k] for k in bid_keys] + [0] * len(bid_pad),
+            ask_keys + ask_pad,
+            [self.asks[k] for k in ask_keys] + [0] * len(ask_pad),
+        )
+
+
+# --- feeds ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Row columns as Python lists; arrays are built once at the end."""
+
+    levels: int
+    ts: list[int] = field(default_factory=list)
+    line: list[int] = field(default_factory=list)
+    flags: list[int] = field(default_factory=list)
+    bid_px: list[int] = field(default_factory=list)
+    bid_sz: list[int] = field(default_factory=list)
+    ask_px: list[int] = field(default_factory=list)
+    ask_sz: list[int] = field(default_factory=list)
+    trade_px: list[int] = field(default_factory=list)
+    trade_sz: list[int] = field(default_factory=list)
+
+    def add(self, ts: int, line: int, flag: int, top: Top, px: int = 0, sz: int = 0) -> None:
+        self.ts.append(ts)
+        self.line.append(line)
+        self.flags.append(flag)
+        self.bid_px.extend(top[0])
+        self.bid_sz.extend(top[1])
+        self.ask_px.extend(top[2])
+        self.ask_sz.extend(top[3])
+        self.trade_px.append(px)
+        self.trade_sz.append(sz)
+
+
+class _Feed:
+    """Rows and rejects of one instrument; subclasses hold the book logic of a mode."""
+
+    def __init__(self, venue: str, symbol: str, source: str, levels: int) -> None:
+        self.venue = venue
+        self.symbol = symbol
+        self.source = source
+        self.levels = levels
+        self.rows = _Rows(levels)
+        self.rejects: list[Reject] = []
+        self.tick = 0
+        """gcd of the first snapshot's prices; 0 until one is seen."""
+
+    def reject(self, where: _Where, reason: RejectReason, detail: str) -> None:
+        self.rejects.append(Reject(self.symbol, where.source, where.line, reason, detail, where.ts))
+
+    def on_snapshot(self, snap: _Snapshot, where: _Where) -> None:
+        raise NotImplementedError
+
+    def on_diff(self, diff: _Diff) -> None:
+        raise NotImplementedError
+
+    def on_ticker(self, update_id: int, top: Top, where: _Where) -> None:
+        raise NotImplementedError
+
+    def on_trade(self, px: int, sz: int, where: _Where) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Resolve whatever is still pending at the end of the input."""
+
+    def data(self, rank: dict[str, int]) -> FeedData:
+        self.finish()
+        rows, n, levels = self.rows, len(self.rows.ts), self.levels
+        i64 = np.int64
+
+        def matrix(values: list[int]) -> np.ndarray:
+            return np.array(values, dtype=i64).reshape(n, levels)
+
+        bid_px, ask_px = matrix(rows.bid_px), matrix(rows.ask_px)
+        trade_px = np.array(rows.trade_px, dtype=i64)
+        instrument = Instrument(
+            symbol=self.symbol,
+            price_scale=PRICE_SCALE,
+            size_scale=SIZE_SCALE,
+            tick=self.tick or _grid(bid_px, ask_px, trade_px),
+            levels=levels,
+            venue=self.venue,
+        )
+        ticks = TickBatch(
+            instrument=instrument,
+            ts_event=np.array(rows.ts, dtype=i64),
+            seq=np.arange(n, dtype=i64),
+            flags=np.array(rows.flags, dtype=np.uint8),
+            bid_px=bid_px,
+            bid_sz=matrix(rows.bid_sz),
+            ask_px=ask_px,
+            ask_sz=matrix(rows.ask_sz),
+            trade_px=trade_px,
+            trade_sz=np.array(rows.trade_sz, dtype=i64),
+            source=self.source,
+            line=np.array(rows.line, dtype=i64),
+        )
+        rejects = sorted(self.rejects, key=lambda r: (rank[r.source], r.line))
+        return FeedData(ticks=ticks, rejects=rejects)
+
+
+def _grid(bid_px: np.ndarray, ask_px: np.ndarray, trade_px: np.ndarray) -> int:
+    """gcd of the real prices in the rows (the tick when no snapshot was seen); 1 if none."""
+    prices = np.concatenate(
+        [bid_px[bid_px != EMPTY_BID_PX], ask_px[ask_px != EMPTY_ASK_PX], trade_px[trade_px != 0]]
+    )
+    return int(np.gcd.reduce(prices)) if len(prices) else 1
+
+
+class _State(Enum):
+    NO_SNAPSHOT = "no snapshot yet"
+    SYNCING = "snapshot loaded, no diff applied yet"
+    LIVE = "live"
+    STALE = "stale"
+
+
+class _DepthFeed(_Feed):
+    """Book rebuilt from snapshot + diffs."""
+
+    def __init__(self, venue: str, symbol: str, source: str, levels: int) -> None:
+        super().__init__(venue, symbol, source, levels)
+        self.book = _Book()
+        self.book_id = 0
+        self.state = _State.NO_SNAPSHOT
+        self.stale_since = ""
+        self.held: deque[tuple[_Diff, RejectReason, str]] = deque()
+        self.top: Top = self.book.top(levels)
+
+    def on_snapshot(self, snap: _Snapshot, where: _Where) -> None:
+        if not self.tick:
+            self.tick = math.gcd(*(px for px, _ in snap.bids), *(px for px, _ in snap.asks))
+        if self.state is _State.LIVE and snap.last_id <= self.book_id:
+            detail = f"snapshot lastUpdateId={snap.last_id} <= live book id {self.book_id}"
+            self.reject(where, RejectReason.SUPERSEDED, detail)
+            return
+        self.book.load(snap.bids, snap.asks)
+        self.book_id = snap.last_id
+        self.state = _State.SYNCING
+        held, self.held = self.held, deque()
+        for diff, reason, detail in held:
+            if diff.last_id <= snap.last_id:
+                self.reject(
+                    diff.where, reason, f"{detail}; covered by the snapshot at line {where.line}"
+                )
+            else:  # its book became knowable when the snapshot arrived
+                self._diff(diff, max(diff.where.ts, where.ts))
+
+    def on_diff(self, diff: _Diff) -> None:
+        self._diff(diff, diff.where.ts)
+
+    def _diff(self, diff: _Diff, ts: int) -> None:
+        if self.state is _State.NO_SNAPSHOT:
+            self._hold(diff, RejectReason.BOOK_NOT_READY, "received before any snapshot")
+        elif self.state is _State.STALE:
+            self._hold(diff, RejectReason.SEQUENCE_GAP, f"book stale since {self.stale_since}")
+        elif diff.last_id <= self.book_id:
+            detail = f"u={diff.last_id} <= book update id {self.book_id}"
+            self.reject(diff.where, RejectReason.SUPERSEDED, detail)
+        elif self._continues(diff):
+            self.book.apply(diff.bids, diff.asks)
+            self.book_id = diff.last_id
+            self.state = _State.LIVE
+            self.top = self.book.top(self.levels)
+            self.rows.add(ts, diff.where.line, _BOOK, self.top)
+        else:
+            self.state = _State.STALE
+            self.stale_since = f"line {diff.where.line} of {diff.where.source}"
+            self.reject(diff.where, RejectReason.SEQUENCE_GAP, self._gap(diff))
+
+    def _continues(self, diff: _Diff) -> bool:
+        if diff.prev_id is None:  # spot: ids are contiguous
+            return diff.first_id <= self.book_id + 1
+        if self.state is _State.SYNCING:  # futures ids in (pu, U) belong to other symbols
+            return diff.prev_id <= self.book_id
+        return diff.prev_id == self.book_id
+
+    def _gap(self, diff: _Diff) -> str:
+        if diff.prev_id is None:
+            return f"id gap: U={diff.first_id} > book id {self.book_id} + 1"
+        return f"id gap: pu={diff.prev_id} != book id {self.book_id}"
+
+    def _hold(self, diff: _Diff, reason: RejectReason, detail: str) -> None:
+        self.held.append((diff, reason, detail))
+        if len(self.held) > MAX_HELD_DIFFS:
+            old, old_reason, old_detail = self.held.popleft()
+            self.reject(old.where, old_reason, f"{old_detail}; pushed out of the held diffs")
+
+    def on_trade(self, px: int, sz: int, where: _Where) -> None:
+        if self.state is _State.LIVE:
+            self.rows.add(where.ts, where.line, _TRADE, self.top, px, sz)
+        elif self.state is _State.STALE:
+            self.reject(where, RejectReason.SEQUENCE_GAP, f"book stale since {self.stale_since}")
+        else:
+            self.reject(where, RejectReason.BOOK_NOT_READY, f"book not synced ({self.state.value})")
+
+    def finish(self) -> None:
+        while self.held:
+            diff, reason, detail = self.held.popleft()
+            self.reject(diff.where, reason, f"{detail}; no snapshot came after it")
+
+
+class _TickerFeed(_Feed):
+    """Level-1 book from bookTicker."""
+
+    def __init__(self, venue: str, symbol: str, source: str, levels: int) -> None:
+        super().__init__(venue, symbol, source, 1)
+        self.last_id = -1
+        self.top: Top | None = None
+
+    def on_ticker(self, update_id: int, top: Top, where: _Where) -> None:
+        if update_id <= self.last_id:
+            detail = f"u={update_id} <= previous bookTicker u={self.last_id}"
+            self.reject(where, RejectReason.SUPERSEDED, detail)
+            return
+        self.last_id = update_id
+        self.top = top
+        self.rows.add(where.ts, where.line, _BOOK, top)
+
+    def on_trade(self, px: int, sz: int, where: _Where) -> None:
+        if self.top is None:
+            self.reject(where, RejectReason.BOOK_NOT_READY, "no bookTicker before it")
+        else:
+            self.rows.add(where.ts, where.line, _TRADE, self.top, px, sz)
+
+
+# --- files ---------------------------------------------------------------------
+
+
+def _load_lines(path: Path) -> tuple[bytes, list[bytes]]:
+    """The file's text and lines; ``ValueError`` if it is not a Binance capture."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: unreadable gzip ({exc})") from None
+    lines = raw.split(b"\n")
+    first = next((line for line in lines if line.strip()), b"")
+    stamp, _, payload = first.partition(b" ")
+    try:
+        ok = stamp.isdigit() and isinstance(orjson.loads(payload), dict)
+    except orjson.JSONDecodeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{path}: not a Binance capture (first line is not '<receive ns> <json>')")
+    return raw, lines
+
+
+class _FileReader:
+    """Dispatches one file's lines to the feeds, creating feeds as symbols appear."""
+
+    def __init__(
+        self,
+        path: Path,
+        feeds: dict[tuple[str, str], _Feed],
+        mode: BookMode,
+        levels: int,
+        units: _Units,
+    ) -> None:
+        self.path = path
+        self.source = str(path)
+        self.feeds = feeds
+        self.mode = mode
+        self.levels = levels
+        self.units = units
+        self.current: _Feed | None = None
+        """Feed of the last identified message: owner of rejects that name no symbol."""
+        self.orphans: list[tuple[_Where, str]] = []
+        self.stream_symbols: set[str] | None = None
+
+    def read(self) -> None:
+        text, lines = _load_lines(self.path)
+        for lineno, raw in enumerate(lines, 1):
+            if raw and not raw.isspace():  # isspace stops at the first byte; strip would copy
+                self._line(raw, lineno, text)
+        if self.orphans:
+            if self.current is None:
+                raise ValueError(f"{self.path}: no Binance stream message to attribute rejects to")
+            for where, detail in self.orphans:
+                self.current.reject(where, RejectReason.MALFORMED_MESSAGE, detail)
+
+    def _line(self, raw: bytes, lineno: int, text: bytes) -> None:
+        stamp, _, payload = raw.partition(b" ")
+        if not stamp.isdigit():
+            self._malformed(
+                _Where(self.source, lineno, 0), "line does not start with '<receive ns> '"
+            )
+            return
+        where = _Where(self.source, lineno, int(stamp))
+        try:
+            msg = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            self._malformed(where, f"bad JSON: {exc}")
+            return
+        try:
+            if type(msg) is dict and "stream" in msg:
+                self._stream_message(msg, where)
+            elif type(msg) is dict and "lastUpdateId" in msg:
+                self._snapshot(msg, where, text)
+            else:
+                self._malformed(where, "neither a stream message nor a depth snapshot")
+        except (KeyError, TypeError, ValueError) as exc:
+            self._malformed(where, f"{type(exc).__name__}: {exc}")
+
+    def _stream_message(self, msg: dict[str, Any], where: _Where) -> None:
+        stream, data = msg["stream"], msg["data"]
+        kind = stream.split("@")[1] if "@" in stream else stream
+        if kind not in ("depth", "trade", "bookTicker"):
+            raise ValueError(f"unsupported stream {stream!r}")
+        if kind == _OTHER_MODE[self.mode]:
+            return  # the other mode's message: neither a row nor a reject here
+        feed = self._feed(data["s"], _is_futures(kind, data))
+        if kind == "trade":
+            self._trade(feed, data, where)
+        elif kind == "depth":
+            feed.on_diff(_parse_diff(data, self.units, where))
+        else:
+            feed.on_ticker(*_parse_ticker(data, self.units), where)
+
+    def _trade(self, feed: _Feed, data: dict[str, Any], where: _Where) -> None:
+        px, sz = _parse_trade(data, self.units)
+        problem = _trade_problem(data, sz)
+        if problem is None:
+            feed.on_trade(px, sz, where)
+        else:
+            feed.reject(where, RejectReason.BAD_VALUE, problem)
+
+    def _snapshot(self, msg: dict[str, Any], where: _Where, text: bytes) -> None:
+        if self.mode != "depth":
+            return  # the ticker feed takes no snapshot
+        # Futures snapshots carry E/T (COIN-M also the symbol); spot ones name no symbol,
+        # which is then the one symbol of the file's streams.
+        futures = "E" in msg or "symbol" in msg
+        raw_symbol = msg.get("symbol") or self._only_stream_symbol(text)
+        snap = _parse_snapshot(msg, self.units)
+        self._feed(raw_symbol, futures).on_snapshot(snap, where)
+
+    def _only_stream_symbol(self, text: bytes) -> str:
+        if self.stream_symbols is None:
+            self.stream_symbols = {m.decode().upper() for m in _STREAM_NAME.findall(text)}
+        if len(self.stream_symbols) != 1:
+            names = sorted(self.stream_symbols) or ["none"]
+            raise ValueError(f"snapshot names no symbol and the file's streams are {names}")
+        return next(iter(self.stream_symbols))
+
+    def _feed(self, raw_symbol: Any, futures: bool) -> _Feed:
+        if type(raw_symbol) is not str or not raw_symbol:
+            raise ValueError(f"bad symbol {raw_symbol!r}")
+        key = _feed_id(raw_symbol, futures)
+        feed = self.feeds.get(key)
+        if feed is None:
+            cls = _DepthFeed if self.mode == "depth" else _TickerFeed
+            feed = self.feeds[key] = cls(key[0], key[1], self.source, self.levels)
+        if self.current is None:
+            for where, detail in self.orphans:
+                feed.reject(where, RejectReason.MALFORMED_MESSAGE, detail)
+            self.orphans.clear()
+        self.current = feed
+        return feed
+
+    def _malformed(self, where: _Where, detail: str) -> None:
+        if self.current is None:
+            self.orphans.append((where, detail))
+        else:
+            self.current.reject(where, RejectReason.MALFORMED_MESSAGE, detail)
+
+
+def read_binance(
+    paths: Sequence[Path], levels: int = 10, book: BookMode = "depth"
+) -> list[FeedData]:
+    """Read Binance captures into one ``FeedData`` per instrument (see the module docstring).
+
+    Files are read in file-name order; files of one market and symbol continue
+    one stream. ``book="ticker"`` gives the level-1 bookTicker feed (levels 1).
+    """
+    if book not in ("depth", "ticker"):
+        raise ValueError(f"book must be 'depth' or 'ticker', not {book!r}")
+    if levels < 1:
+        raise ValueError(f"levels must be >= 1, not {levels}")
+    ordered = sorted((Path(p) for p in paths), key=lambda p: (p.name, str(p)))
+    rank = {str(p): i for i, p in enumerate(ordered)}
+    feeds: dict[tuple[str, str], _Feed] = {}
+    units = _Units()
+    for path in ordered:
+        _FileReader(path, feeds, book, levels, units).read()
+    return [feed.data(rank) for feed in feeds.values()]
