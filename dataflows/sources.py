@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +38,10 @@ class _FeedPartition(StatefulSourcePartition[SourceBatch, Position]):
         speed: float | None,
         resume: Position | None,
         cache_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._data: list[FeedData] = [d for f in feeds for d in read_feed(f, levels, cache_dir)]
+        self._now = clock
         self._index, self._row = resume or (0, 0)
         self._batch_size = batch_size
         self._speed = speed
@@ -64,7 +69,7 @@ class _FeedPartition(StatefulSourcePartition[SourceBatch, Position]):
         self._awake = None
         if self._speed is None or self._row >= len(ticks):
             return end
-        now = datetime.now(UTC).timestamp()
+        now = self._now()
         if self._clock is None:  # each feed (file, day) restarts the clock: no overnight waits
             self._clock = (now, int(ticks.ts_event[self._row]))
         wall0, event0 = self._clock
@@ -72,7 +77,8 @@ class _FeedPartition(StatefulSourcePartition[SourceBatch, Position]):
         end = self._row + int(np.searchsorted(ticks.ts_event[self._row : end], due, side="right"))
         if end < len(ticks):
             wait_s = (int(ticks.ts_event[end]) - event0) / self._speed / 1e9
-            self._awake = datetime.fromtimestamp(wall0 + wait_s, UTC)
+            # Round up to datetime's microsecond: waking a hair early would find nothing due.
+            self._awake = datetime.fromtimestamp(math.ceil((wall0 + wait_s) * 1e6) / 1e6, UTC)
         return end
 
     def next_awake(self) -> datetime | None:
@@ -86,7 +92,7 @@ class FeedSource(FixedPartitionedSource[SourceBatch, Position]):
     """Replays feeds (LOBSTER pairs, Binance captures) in batches, one partition per group.
 
     ``speed`` None replays as fast as possible; 1.0 keeps the events' own
-    pace, 10.0 ten times faster.
+    pace, 10.0 ten times faster. ``clock`` (wall seconds) is injectable for tests.
     """
 
     def __init__(
@@ -96,9 +102,11 @@ class FeedSource(FixedPartitionedSource[SourceBatch, Position]):
         batch_size: int = 65_536,
         speed: float | None = None,
         cache_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._groups = groups
         self._cache_dir = cache_dir
+        self._clock = clock
         self._levels = levels
         self._batch_size = batch_size
         self._speed = speed
@@ -116,4 +124,5 @@ class FeedSource(FixedPartitionedSource[SourceBatch, Position]):
             self._speed,
             resume_state,
             self._cache_dir,
+            self._clock,
         )
