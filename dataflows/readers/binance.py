@@ -128,7 +128,7 @@ def to_units(text: str) -> int:
 
 
 class _Units(dict[str, int]):
-    """Memo of ``to_units``: prices and sizes repeat, and a dict hit is ~10x cheaper."""
+    """Memo of ``to_units`` for one read: prices and sizes repeat, a dict hit is ~10x cheaper."""
 
     def __missing__(self, text: str) -> int:
         value = to_units(text)
@@ -175,6 +175,22 @@ class _Snapshot:
     asks: list[Level]
 
 
+@dataclass(slots=True)
+class _Trade:
+    px: int
+    size: int  # signed by the aggressor
+    problem: str | None  # why it is not an aggressor trade, if it is not one
+
+
+@dataclass(slots=True)
+class _Ticker:
+    update_id: int
+    top: Top
+
+
+_Event = _Diff | _Snapshot | _Trade | _Ticker
+
+
 def _parse_diff(data: dict[str, Any], units: _Units, where: _Where) -> _Diff:
     diff = _Diff(
         first_id=_id(data["U"]),
@@ -195,26 +211,22 @@ def _parse_snapshot(msg: dict[str, Any], units: _Units) -> _Snapshot:
     )
 
 
-def _parse_trade(data: dict[str, Any], units: _Units) -> tuple[int, int]:
-    """(price, size signed by the aggressor); ``m`` true means the seller was the taker."""
+def _parse_trade(data: dict[str, Any], units: _Units) -> _Trade:
+    """Size signed by the aggressor: ``m`` true means the buyer was the maker (seller took)."""
     px, qty, maker_is_buyer = units[data["p"]], units[data["q"]], data["m"]
     if type(maker_is_buyer) is not bool:
         raise ValueError(f"'m' must be a boolean, got {maker_is_buyer!r}")
-    return px, -qty if maker_is_buyer else qty
+    execution = data.get("X", "MARKET")
+    problem = None
+    if execution != "MARKET":
+        problem = f"not a market execution (X={execution!r})"
+    elif qty == 0:
+        problem = "zero quantity"
+    return _Trade(px, -qty if maker_is_buyer else qty, problem)
 
 
-def _trade_problem(data: dict[str, Any], size: int) -> str | None:
-    """Why a well-formed trade is not an aggressor trade, if it is not one."""
-    kind = data.get("X", "MARKET")
-    if kind != "MARKET":
-        return f"not a market execution (X={kind!r})"
-    if size == 0:
-        return "zero quantity"
-    return None
-
-
-def _parse_ticker(data: dict[str, Any], units: _Units) -> tuple[int, Top]:
-    """(update id, level-1 book); a side with zero size is an empty level."""
+def _parse_ticker(data: dict[str, Any], units: _Units) -> _Ticker:
+    """Level-1 book; a side with zero size is an empty level."""
     bid_px, bid_sz, ask_px, ask_sz = (
         units[data["b"]],
         units[data["B"]],
@@ -225,15 +237,18 @@ def _parse_ticker(data: dict[str, Any], units: _Units) -> tuple[int, Top]:
         bid_px = EMPTY_BID_PX
     if not ask_sz:
         ask_px = EMPTY_ASK_PX
-    return _id(data["u"]), ([bid_px], [bid_sz], [ask_px], [ask_sz])
+    return _Ticker(_id(data["u"]), ([bid_px], [bid_sz], [ask_px], [ask_sz]))
 
 
 # --- naming --------------------------------------------------------------------
 
 
+_FUTURES_ONLY = {"depth": "pu", "bookTicker": "E", "trade": "X"}
+
+
 def _is_futures(kind: str, data: dict[str, Any]) -> bool:
     """Futures messages carry a field that spot ones lack."""
-    return {"depth": "pu", "bookTicker": "E", "trade": "X"}.get(kind, "pu") in data
+    return _FUTURES_ONLY[kind] in data
 
 
 def _feed_id(raw_symbol: str, futures: bool) -> tuple[str, str]:
@@ -296,9 +311,8 @@ class _Book:
 
 @dataclass(slots=True)
 class _Rows:
-    """Row columns as Python lists; arrays are built once at the end."""
+    """Row columns as Python lists (appending is cheap); arrays are built once at the end."""
 
-    levels: int
     ts: list[int] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
     flags: list[int] = field(default_factory=list)
@@ -329,7 +343,7 @@ class _Feed:
         self.symbol = symbol
         self.source = source
         self.levels = levels
-        self.rows = _Rows(levels)
+        self.rows = _Rows()
         self.rejects: list[Reject] = []
         self.tick = 0
         """gcd of the first snapshot's prices; 0 until one is seen."""
@@ -337,6 +351,8 @@ class _Feed:
     def reject(self, where: _Where, reason: RejectReason, detail: str) -> None:
         self.rejects.append(Reject(self.symbol, where.source, where.line, reason, detail, where.ts))
 
+    # Each mode's feed overrides the handlers of the messages it takes; the reader
+    # sends it no others.
     def on_snapshot(self, snap: _Snapshot, where: _Where) -> None:
         raise NotImplementedError
 
@@ -349,11 +365,12 @@ class _Feed:
     def on_trade(self, px: int, sz: int, where: _Where) -> None:
         raise NotImplementedError
 
-    def finish(self) -> None:
-        """Resolve whatever is still pending at the end of the input."""
+    def _flush(self) -> None:
+        """Reject what is still pending at the end of the input."""
 
-    def data(self, rank: dict[str, int]) -> FeedData:
-        self.finish()
+    def finish(self, rank: dict[str, int]) -> FeedData:
+        """The feed's ticks and its rejects, in file then line order (``rank``: file order)."""
+        self._flush()
         rows, n, levels = self.rows, len(self.rows.ts), self.levels
         i64 = np.int64
 
@@ -482,7 +499,7 @@ class _DepthFeed(_Feed):
         else:
             self.reject(where, RejectReason.BOOK_NOT_READY, f"book not synced ({self.state.value})")
 
-    def finish(self) -> None:
+    def _flush(self) -> None:
         while self.held:
             diff, reason, detail = self.held.popleft()
             self.reject(diff.where, reason, f"{detail}; no snapshot came after it")
@@ -563,66 +580,56 @@ class _FileReader:
             if raw and not raw.isspace():  # isspace stops at the first byte; strip would copy
                 self._line(raw, lineno, text)
         if self.orphans:
-            if self.current is None:
-                raise ValueError(f"{self.path}: no Binance stream message to attribute rejects to")
-            for where, detail in self.orphans:
-                self.current.reject(where, RejectReason.MALFORMED_MESSAGE, detail)
+            raise ValueError(f"{self.path}: no Binance stream message to attribute rejects to")
 
     def _line(self, raw: bytes, lineno: int, text: bytes) -> None:
         stamp, _, payload = raw.partition(b" ")
         if not stamp.isdigit():
-            self._malformed(
-                _Where(self.source, lineno, 0), "line does not start with '<receive ns> '"
-            )
+            where = _Where(self.source, lineno, 0)
+            self._malformed(where, "line does not start with '<receive ns> '")
             return
         where = _Where(self.source, lineno, int(stamp))
+        # Only decoding is guarded: a message that does not parse is a reject, while
+        # the book logic after it runs unguarded (a bug there must not pass as data).
         try:
-            msg = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            self._malformed(where, f"bad JSON: {exc}")
-            return
-        try:
-            if type(msg) is dict and "stream" in msg:
-                self._stream_message(msg, where)
-            elif type(msg) is dict and "lastUpdateId" in msg:
-                self._snapshot(msg, where, text)
-            else:
-                self._malformed(where, "neither a stream message nor a depth snapshot")
-        except (KeyError, TypeError, ValueError) as exc:
+            decoded = self._decode(orjson.loads(payload), where, text)
+        except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
             self._malformed(where, f"{type(exc).__name__}: {exc}")
+            return
+        if decoded is not None:
+            _dispatch(*decoded, where)
 
-    def _stream_message(self, msg: dict[str, Any], where: _Where) -> None:
-        stream, data = msg["stream"], msg["data"]
+    def _decode(self, msg: Any, where: _Where, text: bytes) -> tuple[_Feed, _Event] | None:
+        """The message's feed and event; None for a message of the other mode."""
+        if type(msg) is not dict:
+            raise ValueError("JSON is not an object")
+        if "stream" in msg:
+            return self._decode_stream(msg["stream"], msg["data"], where)
+        if "lastUpdateId" in msg:
+            return self._decode_snapshot(msg, text)
+        raise ValueError("neither a stream message nor a depth snapshot")
+
+    def _decode_stream(self, stream: Any, data: Any, where: _Where) -> tuple[_Feed, _Event] | None:
         kind = stream.split("@")[1] if "@" in stream else stream
-        if kind not in ("depth", "trade", "bookTicker"):
+        if kind not in _FUTURES_ONLY:
             raise ValueError(f"unsupported stream {stream!r}")
         if kind == _OTHER_MODE[self.mode]:
-            return  # the other mode's message: neither a row nor a reject here
+            return None  # the other mode's message: neither a row nor a reject here
         feed = self._feed(data["s"], _is_futures(kind, data))
         if kind == "trade":
-            self._trade(feed, data, where)
-        elif kind == "depth":
-            feed.on_diff(_parse_diff(data, self.units, where))
-        else:
-            feed.on_ticker(*_parse_ticker(data, self.units), where)
+            return feed, _parse_trade(data, self.units)
+        if kind == "depth":
+            return feed, _parse_diff(data, self.units, where)
+        return feed, _parse_ticker(data, self.units)
 
-    def _trade(self, feed: _Feed, data: dict[str, Any], where: _Where) -> None:
-        px, sz = _parse_trade(data, self.units)
-        problem = _trade_problem(data, sz)
-        if problem is None:
-            feed.on_trade(px, sz, where)
-        else:
-            feed.reject(where, RejectReason.BAD_VALUE, problem)
-
-    def _snapshot(self, msg: dict[str, Any], where: _Where, text: bytes) -> None:
+    def _decode_snapshot(self, msg: dict[str, Any], text: bytes) -> tuple[_Feed, _Event] | None:
         if self.mode != "depth":
-            return  # the ticker feed takes no snapshot
+            return None  # the ticker feed takes no snapshot
         # Futures snapshots carry E/T (COIN-M also the symbol); spot ones name no symbol,
         # which is then the one symbol of the file's streams.
         futures = "E" in msg or "symbol" in msg
-        raw_symbol = msg.get("symbol") or self._only_stream_symbol(text)
-        snap = _parse_snapshot(msg, self.units)
-        self._feed(raw_symbol, futures).on_snapshot(snap, where)
+        feed = self._feed(msg.get("symbol") or self._only_stream_symbol(text), futures)
+        return feed, _parse_snapshot(msg, self.units)
 
     def _only_stream_symbol(self, text: bytes) -> str:
         if self.stream_symbols is None:
@@ -654,6 +661,20 @@ class _FileReader:
             self.current.reject(where, RejectReason.MALFORMED_MESSAGE, detail)
 
 
+def _dispatch(feed: _Feed, event: _Event, where: _Where) -> None:
+    match event:
+        case _Diff():
+            feed.on_diff(event)
+        case _Snapshot():
+            feed.on_snapshot(event, where)
+        case _Ticker():
+            feed.on_ticker(event.update_id, event.top, where)
+        case _Trade(problem=None):
+            feed.on_trade(event.px, event.size, where)
+        case _Trade(problem=str(problem)):
+            feed.reject(where, RejectReason.BAD_VALUE, problem)
+
+
 def read_binance(
     paths: Sequence[Path], levels: int = 10, book: BookMode = "depth"
 ) -> list[FeedData]:
@@ -672,4 +693,4 @@ def read_binance(
     units = _Units()
     for path in ordered:
         _FileReader(path, feeds, book, levels, units).read()
-    return [feed.data(rank) for feed in feeds.values()]
+    return [feed.finish(rank) for feed in feeds.values()]
