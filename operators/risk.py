@@ -22,8 +22,8 @@ class RiskConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_position: float = Field(100.0, gt=0)
-    """Largest absolute position per symbol, shares or coins."""
+    max_position: float = Field(50_000.0, gt=0)
+    """Largest absolute position per symbol, in currency at the order's fill price."""
 
 
 Check = Callable[[SubmitOrder, float, RiskConfig], tuple[str, str] | None]
@@ -40,8 +40,13 @@ def check_max_position(
     order: SubmitOrder, position: float, cfg: RiskConfig
 ) -> tuple[str, str] | None:
     after = position + order.side * order.quantity
-    if abs(after) > cfg.max_position:
-        return "max_position", f"position after {after:g} exceeds limit {cfg.max_position:g}"
+    price = order.ask_px if order.side > 0 else order.bid_px
+    if abs(after) * price > cfg.max_position:
+        return (
+            "max_position",
+            f"position after {after:g} x {price:g} = {abs(after) * price:,.2f} "
+            f"exceeds limit {cfg.max_position:,.2f}",
+        )
     return None
 
 

@@ -1,8 +1,10 @@
 """From predictions to target positions: the decision rule of the baseline strategy.
 
-Go ``unit`` long on an UP prediction, short on DOWN, when its confidence
-reaches ``threshold``; hold otherwise. A new target is taken at most once
-per ``cooldown_ns`` of event time, so that a flickering signal cannot churn.
+Go long ``notional`` (in currency, at the mid) on an UP prediction, short on
+DOWN, when its confidence reaches ``threshold``; hold otherwise. A new target
+is taken at most once per ``cooldown_s`` of event time, so that a flickering
+signal cannot churn. Sizing by notional keeps one setting meaningful for a
+$200 stock and a $60 000 coin alike.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from schemas.trading import PredictionBatch
 
 @njit(cache=True)
 def target_changes(
-    ts, direction, confidence, threshold, cooldown_ns, unit, target_, last_
+    ts, direction, confidence, mid, threshold, cooldown_ns, notional, lots, target_, last_
 ):  # pragma: no cover
-    """Rows where the target position changes, and the new targets.
+    """Rows where the target position changes side, and the new targets.
 
-    ``target_`` = [current target] and ``last_`` = [time of the last change,
-    -1 if none] are updated in place.
+    Quantities are whole lots (``lots`` per share or coin). ``target_`` =
+    [current target] and ``last_`` = [time of the last change, -1 if none]
+    are updated in place.
     """
     n = len(ts)
     rows = np.empty(n, np.int64)
@@ -31,10 +34,12 @@ def target_changes(
     k = 0
     target, last = target_[0], last_[0]
     for i in range(n):
-        if confidence[i] < threshold or direction[i] == 0:
+        if confidence[i] < threshold or direction[i] == 0 or not mid[i] > 0:
             continue
-        want = direction[i] * unit
-        if want == target:
+        if np.sign(target) == direction[i]:
+            continue  # already on this side: hold, whatever the price did
+        want = direction[i] * np.floor(notional / mid[i] * lots) / lots
+        if want == 0:
             continue
         if last >= 0 and ts[i] - last < cooldown_ns:
             continue
@@ -54,8 +59,8 @@ class StrategyConfig(BaseModel):
 
     threshold: float = Field(0.6, ge=0, le=1)
     cooldown_s: float = Field(1.0, ge=0)
-    unit: float = Field(100.0, gt=0)
-    """Position size of one signal, in shares or coins."""
+    notional: float = Field(25_000.0, gt=0)
+    """Position of one signal, in currency at the mid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +94,11 @@ class Strategy:
             c["ts_event"],
             c["direction"],
             c["confidence"],
+            c["mid"],
             cfg.threshold,
             int(cfg.cooldown_s * 1e9),
-            cfg.unit,
+            cfg.notional,
+            float(predictions.instrument.size_scale),
             self._target,
             self._last,
         )

@@ -49,7 +49,7 @@ def test_rolling_ofi_decays_with_its_half_life_and_inverted_flips_it():
         make_predictor("nope")
 
 
-def _predictions(ts, direction, confidence):
+def _predictions(ts, direction, confidence, mid=100.0):
     n = len(ts)
     return PredictionBatch(
         INS,
@@ -61,13 +61,13 @@ def _predictions(ts, direction, confidence):
             "confidence": np.asarray(confidence, float),
             "bid_px": np.full(n, 99.0),
             "ask_px": np.full(n, 101.0),
-            "mid": np.full(n, 100.0),
+            "mid": np.broadcast_to(np.asarray(mid, float), n).copy(),
         },
     )
 
 
 def test_strategy_acts_on_confident_changes_only_after_cooldown():
-    s = Strategy(StrategyConfig(threshold=0.5, cooldown_s=1.0, unit=10))
+    s = Strategy(StrategyConfig(threshold=0.5, cooldown_s=1.0, notional=1_000))
     ts = [0, S // 2, S // 2, S, 2 * S, 3 * S]
     direction = [1, -1, 1, -1, -1, 0]
     confidence = [0.9, 0.9, 0.9, 0.4, 0.6, 1.0]
@@ -78,13 +78,23 @@ def test_strategy_acts_on_confident_changes_only_after_cooldown():
     assert more == []
 
 
+def test_strategy_sizes_by_notional_in_whole_lots_and_holds_its_side():
+    s = Strategy(StrategyConfig(threshold=0.5, cooldown_s=0, notional=1_050))
+    got = s.update(
+        _predictions([0, S, 2 * S], [1, 1, -1], [1.0, 1.0, 1.0], mid=[100.0, 50.0, 70.0])
+    )
+    # 1050 / 100 = 10.5 -> 10 shares; same side at a new price: hold; 1050 / 70 = 15 short.
+    assert [(t.seq, t.target) for t in got] == [(0, 10.0), (2, -15.0)]
+
+
 def _intent(seq, target, bid=99.0, ask=101.0):
     return TargetPosition("TEST", seq * S, seq, "ofi", target, bid, ask, (bid + ask) / 2)
 
 
 def test_risk_gate_allows_up_to_the_limit_and_denies_beyond():
-    gate = RiskGate(RiskConfig(max_position=100))
+    gate = RiskGate(RiskConfig(max_position=10_100))  # currency, at the fill price
     out = gate.update([_intent(1, 100), _intent(2, 100.5), _intent(3, -100), _intent(4, -150)])
+    # 100 x 101 = 10 100 is at the limit; 100.5 x 101 is over; -100 x 99 under; -150 x 99 over.
     assert [type(o) for o in out] == [SubmitOrder, OrderDenied, SubmitOrder, OrderDenied]
     assert out[0].side == Side.BUY and out[0].quantity == 100
     assert out[2].side == Side.SELL and out[2].quantity == 200
@@ -99,7 +109,7 @@ def test_risk_gate_denies_without_a_market():
 
 
 def test_paper_broker_fills_at_the_touch_and_accounts_cash():
-    gate = RiskGate(RiskConfig(max_position=100))
+    gate = RiskGate(RiskConfig(max_position=1e6))
     orders = gate.update([_intent(1, 100, 99.0, 101.0), _intent(2, -100, 104.0, 106.0)])
     acct = PaperAccount(fee_bps=10)
     fills = acct.execute(orders)

@@ -106,6 +106,7 @@ def _show_progress(latest: LatestValues, total: int, done: threading.Event) -> N
 
 def _print_summary(summary: dict[str, Any]) -> None:
     console = Console()
+    console = Console(width=max(console.width, 110))  # a pipe reports 80 columns: too narrow
     table = Table(title=f"replay: {summary['data']} ({summary['predictor']})")
     for name in ("symbol", "events", "trades", "orders", "denied", "fills", "position", "PnL"):
         table.add_column(name, justify="left" if name == "symbol" else "right")
