@@ -10,6 +10,7 @@ import pytest
 
 from dataflows.offline import compute
 from dataflows.sinks import read_table
+from dataflows.tables import TABLES
 from flowsense.commands.replay import run_replay
 from flowsense.settings import Settings
 from schemas.market import TickFlag
@@ -98,7 +99,7 @@ def test_replay_with_two_workers_gives_the_same_outputs(run, sample, tmp_path):
     one, _ = run
     two = tmp_path / "two"
     run_replay(_settings(tmp_path), sample, workers=2, run_dir=two)
-    for table in ("features", "bars", "predictions", "orders", "fills", "rejects"):
+    for table in TABLES:
         assert read_table(two, table).equals(read_table(one, table)), table
 
 

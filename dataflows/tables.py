@@ -1,0 +1,99 @@
+"""Sink tables: each stream's items as Arrow tables, one schema per table.
+
+A converter takes ``(symbol, item)`` as the keyed streams carry them and
+returns a table (``None`` for nothing to write). The Parquet sinks of the
+replay use them, and so will the database sinks of the live dataflow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from schemas.features import BarBatch, FeatureBatch, bar_columns, feature_columns
+from schemas.market import Reject
+from schemas.trading import OrderDenied, OrderFilled, PredictionBatch, SubmitOrder
+
+TABLES = ("features", "bars", "predictions", "orders", "fills", "rejects")
+
+
+def _with_symbol(symbol: str, cols: dict[str, np.ndarray], names: list[str]) -> pa.Table:
+    n = len(cols["ts_event"])
+    data = {name: cols[name] for name in names if name != "symbol"}
+    return pa.table({"symbol": pa.repeat(symbol, n).cast(pa.string()), **data}).select(names)
+
+
+def features_table(symbol: str, batch: FeatureBatch) -> pa.Table:
+    """Every accepted tick, with its ``flags`` (trade-only rows have no ``TickFlag.BOOK``)."""
+    names = [*feature_columns(batch.instrument.levels), "flags"]
+    return _with_symbol(symbol, batch.columns, names)
+
+
+def bars_table(symbol: str, batch: BarBatch) -> pa.Table:
+    return _with_symbol(symbol, batch.columns, bar_columns(batch.instrument.levels))
+
+
+def predictions_table(symbol: str, batch: PredictionBatch) -> pa.Table:
+    c = batch.columns
+    n = len(batch)
+    return pa.table(
+        {
+            "ts_event": c["ts_event"],
+            "symbol": pa.repeat(symbol, n).cast(pa.string()),
+            "seq": c["seq"],
+            "model": pa.repeat(batch.model, n).cast(pa.string()),
+            "direction": c["direction"],
+            "confidence": c["confidence"],
+            "mid": c["mid"],
+        }
+    )
+
+
+ORDER_SCHEMA = pa.schema(
+    [
+        ("ts_event", pa.int64()),
+        ("symbol", pa.string()),
+        ("client_order_id", pa.string()),
+        ("prediction_id", pa.string()),
+        ("side", pa.int8()),
+        ("quantity", pa.float64()),
+        ("status", pa.string()),
+        ("rule", pa.string()),
+        ("detail", pa.string()),
+        ("bid_px", pa.float64()),
+        ("ask_px", pa.float64()),
+    ]
+)
+
+
+def orders_table(symbol: str, orders: list[SubmitOrder | OrderDenied]) -> pa.Table:
+    """Orders the risk gate let through (``accepted``) and those it refused (``denied``)."""
+    rows = []
+    for o in orders:
+        row = {
+            k: getattr(o, k)
+            for k in ("ts_event", "symbol", "client_order_id", "prediction_id", "quantity")
+        }
+        row["side"] = int(o.side)
+        if isinstance(o, OrderDenied):
+            row.update(status="denied", rule=o.rule, detail=o.detail, bid_px=None, ask_px=None)
+        else:
+            row.update(status="accepted", rule="", detail="", bid_px=o.bid_px, ask_px=o.ask_px)
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=ORDER_SCHEMA)
+
+
+def fills_table(symbol: str, fills: list[OrderFilled]) -> pa.Table | None:
+    if not fills:
+        return None
+    rows = [f.to_dict() for f in fills]
+    for row in rows:
+        row["side"] = int(row["side"])
+    return pa.Table.from_pylist(rows)
+
+
+def rejects_table(symbol: str, rejects: list[Reject]) -> pa.Table | None:
+    if not rejects:
+        return None
+    names = ("symbol", "source", "line", "reason", "detail", "ts_event")
+    return pa.table({k: [getattr(r, k) for r in rejects] for k in names})
