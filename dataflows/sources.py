@@ -25,8 +25,8 @@ class SourceBatch:
     rejects: list[Reject] = field(default_factory=list)
 
 
-# Resume state: (index of the feed data being read, next row in it).
-Position = tuple[int, int]
+# Resume state: (feed, symbol's data within the feed, next row in it).
+Position = tuple[int, int, int]
 
 
 class _FeedPartition(StatefulSourcePartition[SourceBatch, Position]):
@@ -40,18 +40,31 @@ class _FeedPartition(StatefulSourcePartition[SourceBatch, Position]):
         cache_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._data: list[FeedData] = [d for f in feeds for d in read_feed(f, levels, cache_dir)]
+        self._feeds, self._levels, self._cache_dir = feeds, levels, cache_dir
         self._now = clock
-        self._index, self._row = resume or (0, 0)
+        self._feed, self._index, self._row = resume or (0, 0, 0)
+        self._data: list[FeedData] = []
+        self._loaded = -1  # one feed (a file, a day) in memory at a time
         self._batch_size = batch_size
         self._speed = speed
         self._clock: tuple[float, int] | None = None  # (wall s, event ns) pacing origin
         self._awake: datetime | None = None
 
+    def _current(self) -> FeedData | None:
+        """The data being read, loading the next feed when one is used up."""
+        while self._feed < len(self._feeds):
+            if self._loaded != self._feed:
+                self._data = read_feed(self._feeds[self._feed], self._levels, self._cache_dir)
+                self._loaded = self._feed
+            if self._index < len(self._data):
+                return self._data[self._index]
+            self._feed, self._index, self._row = self._feed + 1, 0, 0
+        return None
+
     def next_batch(self) -> list[SourceBatch]:
-        if self._index >= len(self._data):
+        data = self._current()
+        if data is None:
             raise StopIteration
-        data = self._data[self._index]
         out = []
         if self._row == 0 and data.rejects:
             out.append(SourceBatch(data.ticks.symbol, rejects=data.rejects))
@@ -85,7 +98,7 @@ class _FeedPartition(StatefulSourcePartition[SourceBatch, Position]):
         return self._awake
 
     def snapshot(self) -> Position:
-        return (self._index, self._row)
+        return (self._feed, self._index, self._row)
 
 
 class FeedSource(FixedPartitionedSource[SourceBatch, Position]):

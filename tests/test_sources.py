@@ -35,7 +35,7 @@ def test_max_speed_emits_batches_and_resumes_after_the_last_row(source_for):
     p = source.build_part("ticks", part, None)
     first = p.next_batch()
     assert [len(b.ticks) for b in first] == [1000]
-    assert p.snapshot() == (0, 1000)
+    assert p.snapshot() == (0, 0, 1000)
     resumed = source.build_part("ticks", part, p.snapshot())
     rest = []
     while True:
@@ -66,3 +66,24 @@ def test_paced_source_emits_what_is_due_and_sleeps_until_the_next_event(source_f
     nxt = _ticks(p.next_batch())
     assert nxt.size > 0 and nxt[0] > t0 + 5 * 10**9
     assert (nxt[0] - t0) / 10 / 1e9 == pytest.approx(awake.timestamp() - 1_000.0, abs=1e-6)
+
+
+def test_days_of_one_symbol_are_one_partition_read_in_order(lobster_sample):
+    first = lobster_sample("AMZN", 1, 500)
+    for kind in ("message", "orderbook"):  # the same rows, filed as the next day
+        src = first.with_name(first.name.replace("message", kind))
+        src.with_name(src.name.replace("2012-06-21", "2012-06-22")).write_text(src.read_text())
+    groups = group_feeds(discover(first.parent))
+    assert list(groups) == ["AMZN"] and len(groups["AMZN"]) == 2
+    source = FeedSource(groups, batch_size=400)
+    p = source.build_part("ticks", "AMZN", None)
+    ts = [_ticks(p.next_batch())]
+    resumed = source.build_part("ticks", "AMZN", p.snapshot())  # resume mid-way, then across days
+    while True:
+        try:
+            ts.append(_ticks(resumed.next_batch()))
+        except StopIteration:
+            break
+    ts = np.concatenate(ts)
+    assert len(ts) == 1000 and (np.diff(ts) >= 0).all()
+    assert ts[500] - ts[0] == 86_400 * 10**9
