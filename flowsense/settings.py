@@ -43,6 +43,64 @@ class BrokerConfig(BaseModel):
     fee_bps: float = Field(0.0, ge=0)
 
 
+class KafkaConfig(BaseModel):
+    """Kafka (``FLOWSENSE_KAFKA__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap: str = "127.0.0.1:9092"
+    controller_port: int = 9093
+    """KRaft controller listener of the project's own single-node broker."""
+    partitions: int = Field(4, gt=0)
+    """Partitions of ``ticks.raw`` (keyed by symbol)."""
+    group: str = "flowsense-live"
+
+
+class QuestDBConfig(BaseModel):
+    """QuestDB (``FLOWSENSE_QUESTDB__*``): HTTP/ILP and PGWire."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    http_port: int = 9000
+    pg_port: int = 8812
+    ilp_tcp_port: int = 9009
+    user: str = "admin"
+    password: str = "quest"
+
+
+class PostgresConfig(BaseModel):
+    """PostgreSQL (``FLOWSENSE_POSTGRES__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str = "flowsense"
+    user: str = "flowsense"
+    password: str = ""
+    """Empty for the local development cluster (trust on loopback); set in deployment."""
+
+    @property
+    def dsn(self) -> str:
+        auth = f"{self.user}:{self.password}" if self.password else self.user
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}"
+
+
+class RedisConfig(BaseModel):
+    """Redis (``FLOWSENSE_REDIS__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/{self.db}"
+
+
 class Settings(BaseSettings):
     """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``."""
 
@@ -56,6 +114,10 @@ class Settings(BaseSettings):
     """Where each replay writes its run folder."""
     cache_dir: Path | None = Path.home() / ".cache" / "flowsense" / "feeds"
     """Parsed input files, kept to make repeated replays fast; empty to disable."""
+    runtime_dir: Path = PROJECT_ROOT / "runtime"
+    """Data and logs of the local servers started by ``flowsense services``."""
+    downloads_dir: Path = Path.home() / ".cache" / "flowsense" / "downloads"
+    """Server downloads (Kafka and QuestDB jars), so a second ``services up`` is offline."""
     replay: ReplayConfig = ReplayConfig()
 
     @field_validator("cache_dir", mode="before")
@@ -66,6 +128,10 @@ class Settings(BaseSettings):
     strategy: StrategyConfig = StrategyConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    questdb: QuestDBConfig = QuestDBConfig()
+    postgres: PostgresConfig = PostgresConfig()
+    redis: RedisConfig = RedisConfig()
 
 
 @lru_cache

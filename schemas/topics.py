@@ -1,0 +1,15 @@
+"""Kafka topic names (one place; every producer and consumer imports them from here)."""
+
+from __future__ import annotations
+
+TICKS_RAW = "ticks.raw"
+"""Ticks from outside producers and ``flowsense publish``; key = symbol."""
+TICKS_DEADLETTER = "ticks.deadletter"
+"""Input refused with a reason, with the raw bytes."""
+FEATURES = "features"
+PREDICTIONS = "predictions"
+ORDERS = "orders"
+FILLS = "fills"
+ALERTS = "alerts"
+
+ALL = (TICKS_RAW, TICKS_DEADLETTER, FEATURES, PREDICTIONS, ORDERS, FILLS, ALERTS)
