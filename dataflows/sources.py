@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,17 +12,8 @@ import numpy as np
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from dataflows.readers import Feed, read_feed
-from schemas.market import FeedData, Reject, TickBatch
-
-
-@dataclass(frozen=True, slots=True)
-class SourceBatch:
-    """What the source emits: ticks of one symbol and/or rows its reader refused."""
-
-    symbol: str
-    ticks: TickBatch | None = None
-    rejects: list[Reject] = field(default_factory=list)
-
+from dataflows.steps import SourceBatch
+from schemas.market import FeedData, TickBatch
 
 # Resume state: (feed, symbol's data within the feed, next row in it).
 Position = tuple[int, int, int]
