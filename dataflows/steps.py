@@ -105,6 +105,7 @@ class Outputs:
     """The keyed output streams of ``trading_steps``."""
 
     rejects: KeyedStream[list[Reject]]
+    ticks: KeyedStream[TickBatch]
     features: KeyedStream[FeatureBatch]
     bars: KeyedStream[BarBatch]
     predictions: KeyedStream[PredictionBatch]
@@ -148,4 +149,4 @@ def trading_steps(keyed: KeyedStream[SourceBatch], settings: Settings) -> Output
     fills = op.stateful_map(
         "execute", accepted, _stateful(lambda _: PaperAccount(fee_bps=fee), "execute")
     )
-    return Outputs(rejects, features, bars, predictions, orders, fills)
+    return Outputs(rejects, ticks, features, bars, predictions, orders, fills)

@@ -11,16 +11,36 @@ import numpy as np
 import pyarrow as pa
 
 from schemas.features import BarBatch, FeatureBatch, bar_columns, feature_columns
-from schemas.market import Reject
+from schemas.market import EMPTY_ASK_PX, EMPTY_BID_PX, Reject, TickBatch
 from schemas.trading import OrderDenied, OrderFilled, PredictionBatch, SubmitOrder
 
 TABLES = ("features", "bars", "predictions", "orders", "fills", "rejects")
+"""The tables of a replay run."""
 
 
 def _with_symbol(symbol: str, cols: dict[str, np.ndarray], names: list[str]) -> pa.Table:
     n = len(cols["ts_event"])
     data = {name: cols[name] for name in names if name != "symbol"}
     return pa.table({"symbol": pa.repeat(symbol, n).cast(pa.string()), **data}).select(names)
+
+
+def ticks_table(symbol: str, batch: TickBatch) -> pa.Table:
+    """Accepted ticks, best level and trade, in currency and shares/coins."""
+    ins = batch.instrument
+    book = batch.bid_px[:, 0] != EMPTY_BID_PX, batch.ask_px[:, 0] != EMPTY_ASK_PX
+    trade = batch.trade_sz != 0
+    cols = {
+        "ts_event": batch.ts_event,
+        "seq": batch.seq,
+        "flags": batch.flags.astype(np.int32),
+        "bid_px": np.where(book[0], batch.bid_px[:, 0] / ins.price_scale, np.nan),
+        "bid_sz": batch.bid_sz[:, 0] / ins.size_scale,
+        "ask_px": np.where(book[1], batch.ask_px[:, 0] / ins.price_scale, np.nan),
+        "ask_sz": batch.ask_sz[:, 0] / ins.size_scale,
+        "trade_px": np.where(trade, batch.trade_px / ins.price_scale, np.nan),
+        "trade_sz": batch.trade_sz / ins.size_scale,
+    }
+    return _with_symbol(symbol, cols, ["ts_event", "symbol", *list(cols)[1:]])
 
 
 def features_table(symbol: str, batch: FeatureBatch) -> pa.Table:

@@ -1,0 +1,1 @@
+"""Writers and readers of the real stores: PostgreSQL, QuestDB, Redis (and their migrations)."""

@@ -1,0 +1,92 @@
+"""Redis: hot values for the serving layer, each with the TTL of the seed.
+
+``tick:{symbol}`` (100 ms) the latest book and mid, ``pred:{symbol}`` (1 s)
+the latest prediction, both JSON; ``pos:{user}`` (5 s) a hash of the user's
+position by symbol (a hash, so that workers owning different symbols each
+set their own fields). Stale keys expire on their own, so a reader never
+mistakes an old value for a live one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import redis
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from dataflows.stores.postgres import SYSTEM_USER
+from schemas.features import FeatureBatch
+from schemas.trading import OrderFilled, PredictionBatch
+
+TTL_MS = {"tick": 100, "pred": 1_000, "pos": 5_000}
+TICK_FIELDS = (
+    "ts_event",
+    "seq",
+    "bid_px",
+    "bid_sz",
+    "ask_px",
+    "ask_sz",
+    "mid",
+    "microprice",
+    "ofi",
+)
+
+
+def _clean(v: Any) -> Any:
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def tick_value(batch: FeatureBatch) -> dict[str, Any]:
+    return {"symbol": batch.symbol} | {k: _clean(batch[k][-1].item()) for k in TICK_FIELDS}
+
+
+def prediction_value(batch: PredictionBatch) -> dict[str, Any]:
+    c = batch.columns
+    return {
+        "symbol": batch.symbol,
+        "model": batch.model,
+        "timestamp": int(c["ts_event"][-1]),
+        "direction": int(c["direction"][-1]),
+        "confidence": float(c["confidence"][-1]),
+    }
+
+
+class _Partition(StatelessSinkPartition[tuple[str, Any]]):
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+
+    def write_batch(self, items: list[tuple[str, Any]]) -> None:
+        latest: dict[str, tuple[str, dict[str, Any]]] = {}
+        positions: dict[str, float] = {}
+        for symbol, value in items:
+            if isinstance(value, FeatureBatch) and len(value):
+                latest[f"tick:{symbol}"] = ("tick", tick_value(value))
+            elif isinstance(value, PredictionBatch) and len(value):
+                latest[f"pred:{symbol}"] = ("pred", prediction_value(value))
+            elif isinstance(value, list) and value and isinstance(value[-1], OrderFilled):
+                positions[symbol] = value[-1].position_after
+        if not latest and not positions:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key, (kind, value) in latest.items():
+            pipe.set(key, json.dumps(value), px=TTL_MS[kind])
+        if positions:
+            key = f"pos:{SYSTEM_USER}"
+            pipe.hset(key, mapping=positions)
+            pipe.pexpire(key, TTL_MS["pos"])
+        pipe.execute()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RedisSink(DynamicSink[tuple[str, Any]]):
+    """Features, predictions and fills (merged or not) -> the latest values in Redis."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
+        return _Partition(self.url)
