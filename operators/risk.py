@@ -11,20 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from operators.strategy import TargetPosition
-from schemas.trading import OrderDenied, Side, SubmitOrder
-
-
-class RiskConfig(BaseModel):
-    """Risk limits (``FLOWSENSE_RISK__*``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_position: float = Field(50_000.0, gt=0)
-    """Largest absolute position per symbol, in currency at the order's fill price."""
-
+from operators.config import RiskConfig
+from schemas.trading import OrderDenied, Side, SubmitOrder, TargetPosition
 
 Check = Callable[[SubmitOrder, float, RiskConfig], tuple[str, str] | None]
 

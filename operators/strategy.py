@@ -9,13 +9,11 @@ $200 stock and a $60 000 coin alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.trading import PredictionBatch
+from operators.config import StrategyConfig
+from schemas.trading import PredictionBatch, TargetPosition
 
 
 @njit(cache=True)
@@ -50,31 +48,6 @@ def target_changes(
         k += 1
     target_[0], last_[0] = target, last
     return rows[:k], targets[:k]
-
-
-class StrategyConfig(BaseModel):
-    """Decision rule settings (``FLOWSENSE_STRATEGY__*``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    threshold: float = Field(0.6, ge=0, le=1)
-    cooldown_s: float = Field(1.0, ge=0)
-    notional: float = Field(25_000.0, gt=0)
-    """Position of one signal, in currency at the mid."""
-
-
-@dataclass(frozen=True, slots=True)
-class TargetPosition:
-    """The strategy wants ``target`` shares/coins of ``symbol`` after prediction ``seq``."""
-
-    symbol: str
-    ts_event: int
-    seq: int
-    model: str
-    target: float
-    bid_px: float
-    ask_px: float
-    mid: float
 
 
 class Strategy:

@@ -85,6 +85,20 @@ class _Record:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetPosition:
+    """The strategy wants ``target`` shares/coins of ``symbol`` after prediction ``seq``."""
+
+    symbol: str
+    ts_event: int
+    seq: int
+    model: str
+    target: float
+    bid_px: float
+    ask_px: float
+    mid: float
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitOrder(_Record):
     """A market order the strategy wants, before the risk gate."""
 

@@ -7,13 +7,14 @@ import math
 import numpy as np
 import pytest
 
+from operators.config import RiskConfig, StrategyConfig
 from operators.paper_broker import PaperAccount
 from operators.predictors import make_predictor
-from operators.risk import RiskConfig, RiskGate
-from operators.strategy import Strategy, StrategyConfig, TargetPosition
+from operators.risk import RiskGate
+from operators.strategy import Strategy
 from schemas.features import FeatureBatch
 from schemas.market import Instrument
-from schemas.trading import OrderDenied, PredictionBatch, Side, SubmitOrder
+from schemas.trading import OrderDenied, PredictionBatch, Side, SubmitOrder, TargetPosition
 
 INS = Instrument("TEST", price_scale=100, size_scale=1, tick=1, levels=1)
 S = 10**9

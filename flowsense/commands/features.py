@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dataflows.offline import compute
 from flowsense.cli import app
 from flowsense.errors import InputError
 from flowsense.options import Json, Levels, emit_json, existing, parse_duration
@@ -30,6 +29,8 @@ def features_report(
     input: Path, out: Path, levels: int | None, bar: str | None, cache_dir: Path | None = None
 ) -> dict:
     """Compute and write features (or bars); what was written, as a dict."""
+    from dataflows.offline import compute
+
     bar_ns = parse_duration(bar) if bar else None
     if out.suffix not in (".parquet", ".csv"):
         raise InputError(f"{out}: output must end in .parquet or .csv")

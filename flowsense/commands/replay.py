@@ -6,23 +6,24 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from bytewax.testing import cluster_main, run_main
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dataflows.readers import Feed, discover, group_feeds
-from dataflows.replay import build_replay_flow
-from dataflows.sinks import LatestValues
-from dataflows.summary import summarize
 from flowsense.cli import app
 from flowsense.errors import InputError
 from flowsense.options import Json, Levels, emit_json, existing
 from flowsense.settings import Settings
-from operators.predictors import PREDICTORS
+
+if TYPE_CHECKING:
+    from dataflows.readers import Feed
+    from dataflows.sinks import LatestValues
+
+PREDICTOR_NAMES = ("ofi", "inverted")
+"""For the help text; the registry (``operators.predictors.PREDICTORS``) is authoritative."""
 
 
 def parse_speed(text: str) -> float | None:
@@ -58,6 +59,14 @@ def run_replay(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Replay ``data`` through the whole dataflow; the run's summary."""
+    from bytewax.testing import cluster_main, run_main
+
+    from dataflows.readers import discover, group_feeds
+    from dataflows.replay import build_replay_flow
+    from dataflows.sinks import LatestValues
+    from dataflows.summary import summarize
+    from operators.predictors import PREDICTORS
+
     name = settings.replay.predictor
     if name not in PREDICTORS:
         raise InputError(f"unknown predictor {name!r}; available: {', '.join(sorted(PREDICTORS))}")
@@ -155,7 +164,7 @@ def replay(
         ),
     ] = None,
     predictor: Annotated[
-        str | None, typer.Option("--predictor", help=f"Predictor: {', '.join(sorted(PREDICTORS))}.")
+        str | None, typer.Option("--predictor", help=f"Predictor: {', '.join(PREDICTOR_NAMES)}.")
     ] = None,
     speed: Annotated[
         str, typer.Option("--speed", help="max, or a pace such as 1x or 10x.")

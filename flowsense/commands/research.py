@@ -6,17 +6,13 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from dataflows.offline import compute
 from flowsense.cli import research_app
 from flowsense.options import Json, Levels, emit_json, existing, parse_duration
 from flowsense.settings import Settings
-from operators.impact import WINDOW_NS, impact
 
 REGRESSORS = {"ofi": "ofi", "trade_imbalance": "trade_imbalance"}
 
@@ -30,6 +26,9 @@ def ofi_impact_report(
     cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Per symbol: OLS of mid changes (cents) on OFI and on trade imbalance over bars."""
+    from dataflows.offline import compute
+    from operators.impact import impact
+
     bar_ns, window_ns = parse_duration(bar), parse_duration(window)
     bars, _ = compute(existing(input), levels, bar_ns, cache_dir)
     report: dict[str, Any] = {
@@ -52,8 +51,10 @@ def ofi_impact_report(
     return report
 
 
-def _plot(bars: pl.DataFrame, report: dict[str, Any], out: Path) -> None:
+def _plot(bars, report: dict[str, Any], out: Path) -> None:
     import matplotlib
+    import numpy as np
+    import polars as pl
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -132,4 +133,4 @@ def ofi_impact(
     Console(stderr=True).print(f"plot: {report.get('plot', '-')}")
 
 
-__all__ = ["WINDOW_NS", "ofi_impact", "ofi_impact_report"]
+__all__ = ["ofi_impact", "ofi_impact_report"]
