@@ -26,7 +26,7 @@ _debug = "--debug" in sys.argv
 
 
 def _register() -> None:
-    from flowsense.commands import features, replay, research  # noqa: F401
+    from flowsense.commands import features, live, replay, research, services  # noqa: F401
 
 
 def _fail(message: str) -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     _register()
     argv = [a for a in sys.argv[1:] if a != "--debug"]
     try:
-        app(args=argv, prog_name="flowsense", standalone_mode=False)
+        code = app(args=argv, prog_name="flowsense", standalone_mode=False)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.TyperException as e:  # usage errors: bad option, missing argument, ...
@@ -53,3 +53,5 @@ def main() -> None:
         if _debug:
             raise
         _fail(e.args[0] if e.args else str(e))
+    if isinstance(code, int) and code:  # a command's typer.Exit(code), returned in this mode
+        sys.exit(code)

@@ -1,0 +1,100 @@
+"""``flowsense live`` and ``flowsense publish``: the live dataflow on Kafka, and a feed for it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flowsense.cli import app
+from flowsense.errors import InputError
+from flowsense.options import Json, Levels, emit_json, existing
+from flowsense.settings import Settings
+
+
+def parse_rate(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if rate <= 0:
+        raise InputError(f"bad rate {text!r}: use max or a positive number of ticks per second")
+    return rate
+
+
+@app.command()
+def publish(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="File or folder of market data.")
+    ] = None,
+    rate: Annotated[str, typer.Option("--rate", help="Ticks per second, or max.")] = "max",
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Ticks per Kafka message.")] = 1024,
+    levels: Levels = None,
+    json: Json = False,
+) -> None:
+    """Replay real market data into Kafka's ticks.raw, keyed by symbol."""
+    from dataflows.publish import batches
+    from dataflows.publish import publish as produce
+
+    settings = Settings()
+    path = existing(data or settings.data)
+    items = batches(path, batch, levels, settings.cache_dir)
+    total = sum(len(b) for b in items)
+    start = time.perf_counter()
+    columns = [TextColumn("publish"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=json) as bar:
+        task = bar.add_task("publish", total=total)
+        sent = produce(
+            settings.kafka.bootstrap,
+            items,
+            parse_rate(rate),
+            progress=lambda n: bar.advance(task, n),
+        )
+    elapsed = time.perf_counter() - start
+    report = {
+        "data": str(path),
+        "ticks": sent,
+        "messages": len(items),
+        "elapsed_s": round(elapsed, 3),
+        "ticks_per_s": round(sent / elapsed) if elapsed > 0 else None,
+        "symbols": sorted({b.symbol for b in items}),
+    }
+    if json:
+        emit_json(report)
+    else:
+        Console(stderr=True).print(
+            f"published {sent:,} ticks of {', '.join(report['symbols'])} "
+            f"in {len(items):,} messages "
+            f"to {settings.kafka.bootstrap} in {report['elapsed_s']} s"
+        )
+
+
+@app.command()
+def live(
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Read ticks.raw from its start.")
+    ] = False,
+    until_idle: Annotated[
+        float | None,
+        typer.Option("--until-idle", min=0, help="Stop after this many seconds without a message."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Bytewax worker threads.")
+    ] = 1,
+) -> None:
+    """Run the live dataflow: Kafka ticks.raw in; Kafka, QuestDB, PostgreSQL and Redis out."""
+    from bytewax.testing import cluster_main, run_main
+
+    from dataflows.live import build_live_flow
+
+    flow = build_live_flow(Settings(), from_beginning, until_idle)
+    if workers == 1:
+        run_main(flow)
+    else:
+        cluster_main(flow, [], 0, worker_count_per_proc=workers)
