@@ -26,7 +26,7 @@ _debug = "--debug" in sys.argv
 
 
 def _register() -> None:
-    from flowsense.commands import features, live, replay, research, services  # noqa: F401
+    from flowsense.commands import features, live, query, replay, research, services  # noqa: F401
 
 
 def _fail(message: str) -> None:

@@ -8,6 +8,7 @@ not in the DDL: ILP adds them on first write, so any level count works.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -23,11 +24,15 @@ DDL = Path(__file__).resolve().parents[2] / "schemas" / "sql" / "questdb.sql"
 SYMBOLS = {"ticks": ["symbol"], "features": ["symbol"], "predictions": ["symbol", "model"]}
 
 
-def execute(cfg: QuestDBConfig, sql: str) -> dict[str, Any]:
+def execute(cfg: QuestDBConfig, sql: str, limit: int | None = None) -> dict[str, Any]:
     """Run one SQL statement through QuestDB's HTTP ``/exec``; its JSON answer."""
-    url = f"http://{cfg.host}:{cfg.http_port}/exec?" + urllib.parse.urlencode({"query": sql})
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        answer = json.loads(resp.read())
+    params = {"query": sql} | ({"limit": str(limit)} if limit else {})
+    url = f"http://{cfg.host}:{cfg.http_port}/exec?" + urllib.parse.urlencode(params)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            answer = json.loads(resp.read())
+    except urllib.error.HTTPError as e:  # QuestDB answers SQL errors with 400 and a JSON body
+        answer = json.loads(e.read() or b"{}") or {"error": str(e)}
     if "error" in answer:
         raise RuntimeError(f"QuestDB: {answer['error']} in: {sql.strip()[:120]}")
     return answer
