@@ -1,27 +1,59 @@
 """The live dataflow: Kafka ``ticks.raw`` -> the trading steps -> Kafka, QuestDB, PostgreSQL, Redis.
 
 Run it with ``flowsense live`` or ``python -m bytewax.run dataflows.live:flow``
-(any ``-w`` worker count; settings from ``FLOWSENSE_*``). Each Kafka message
-of ``ticks.raw`` is one batch of ticks of one symbol in the internal binary
-format (``schemas.wire``), keyed by symbol; a message that does not decode is
-dead-lettered to ``ticks.deadletter`` with its reason and raw bytes, counted,
-and the worker goes on.
+(any ``-w`` worker count; settings from ``FLOWSENSE_*``).
+
+    kafka_in -> decode -> split_json -> by_symbol ---------------------------> ticks_in -> trading
+                                     -> json_by_symbol -> normalize ---------/
+
+A ``ticks.raw`` message is one of (``schemas.wire.decode_message``):
+
+- a batch of ticks of one symbol in the internal binary format: it goes
+  straight on, no per-row work (``flowsense publish``);
+- a FlowSense JSON v1 record or a raw Binance combined-stream message (or
+  REST depth snapshot, whose spot form names no symbol: the Kafka key does),
+  from outside producers: ``decode`` keys it by symbol (Binance: the reader's
+  naming, ``BTCUSDT-PERP``), and the stateful ``normalize`` step
+  (``dataflows.normalize``) makes the same tick rows of it as the replay path,
+  rebuilding Binance books from snapshots and diffs. A Binance message's
+  receive time is the Kafka header ``ts_recv`` (int ns, as ``flowsense publish
+  --format json`` sets it from the capture), else the message's Kafka
+  timestamp.
+
+Rows and rejects carry ``source`` ``topic/partition`` and ``line`` = offset. A
+message that does not decode (bad JSON, missing field, negative size...), a
+symbol outside ``kafka.symbols`` when that list is set (``unknown_symbol``), a
+record the book logic refuses and a row the validation step refuses
+(crossed book...) are dead-lettered to ``ticks.deadletter`` with their
+reason, one message each with the reason in a header (the count by reason);
+decode-time rejects also carry the raw bytes (``detail``: ``raw[hex]=...``,
+at most 4 KiB). The worker goes on.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource, KafkaSourceMessage
-from bytewax.dataflow import Dataflow
+from bytewax.connectors.kafka import (
+    KafkaError,
+    KafkaSink,
+    KafkaSinkMessage,
+    KafkaSource,
+    KafkaSourceMessage,
+)
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import StatefulSourcePartition
+from bytewax.operators import KeyedStream, StatefulBatchLogic
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
+from dataflows.normalize import Normalizer, Received, symbol_of
+from dataflows.publish import TS_RECV_HEADER
 from dataflows.steps import SourceBatch, key_by_symbol, trading_steps
 from dataflows.stores.postgres import PostgresSink, migrate
 from dataflows.stores.questdb import QuestDBSink, create_tables
@@ -35,7 +67,7 @@ from dataflows.tables import (
 )
 from flowsense.settings import Settings
 from schemas import topics, wire
-from schemas.market import Reject, RejectReason
+from schemas.market import Reject, RejectReason, TickBatch
 
 
 class _IdlePartition(StatefulSourcePartition):
@@ -85,37 +117,131 @@ class TicksSource(KafkaSource):
         return part if self.until_idle_s is None else _IdlePartition(part, self.until_idle_s)
 
 
-def decode(msg: Any) -> SourceBatch:
-    """One ``ticks.raw`` message -> ticks of one symbol, or a reject carrying the raw bytes."""
-    where = f"{getattr(msg, 'topic', topics.TICKS_RAW)}/{getattr(msg, 'partition', '?')}"
-    offset = getattr(msg, "offset", 0) or 0
-    if not isinstance(msg, KafkaSourceMessage):  # a KafkaError from the consumer
-        return SourceBatch(
-            "?",
-            rejects=[
-                Reject(
-                    "?",
-                    where,
-                    offset,
-                    RejectReason.MALFORMED_MESSAGE.value,
-                    f"consumer error: {msg.err}",
+_RAW_BYTES = 4096
+
+
+class JsonRecords(NamedTuple):
+    """Decoded JSON records of one symbol, in Kafka order, from one batch of messages."""
+
+    symbol: str
+    items: list[Received]
+
+
+def _ts_recv(msg: KafkaSourceMessage) -> int:
+    """The ``ts_recv`` header, else the Kafka timestamp; ``ValueError`` for a bad header."""
+    for name, value in msg.headers or ():
+        if name == TS_RECV_HEADER:
+            if not (value and value.isascii() and value.isdigit()):
+                raise ValueError(f"bad {TS_RECV_HEADER} header {value[:40]!r}")
+            return int(value)
+    kind, ms = msg.timestamp or (0, 0)
+    return ms * 1_000_000 if kind else time.time_ns()
+
+
+def _refuse(
+    symbol: str, msg: KafkaSourceMessage, reason: RejectReason | str, detail: str, ts: int = 0
+) -> Reject:
+    """A reject of one message, its raw bytes in the detail."""
+    raw = (msg.value or b"")[:_RAW_BYTES].hex()
+    where = f"{msg.topic}/{msg.partition}"
+    return Reject(
+        symbol or "?", where, msg.offset or 0, str(reason), f"{detail}; raw[hex]={raw}", ts
+    )
+
+
+def decoder(
+    symbols: frozenset[str] = frozenset(),
+) -> Callable[[list[Any]], list[SourceBatch | JsonRecords]]:
+    """The ``decode`` step: ``ticks.raw`` messages -> ``SourceBatch``es and ``JsonRecords``.
+
+    Binary tick batches pass as they are, one ``SourceBatch`` each; rejects
+    are grouped by symbol; JSON records are grouped by symbol, in Kafka order.
+    ``symbols`` non-empty: any other symbol is ``unknown_symbol``.
+    """
+
+    def decode(msgs: list[Any]) -> list[SourceBatch | JsonRecords]:
+        out: list[SourceBatch | JsonRecords] = []
+        rejects: dict[str, list[Reject]] = {}
+        records: dict[str, list[Received]] = {}
+        for msg in msgs:
+            if isinstance(msg, KafkaError):  # from the consumer (raise_on_errors=False)
+                r = _refuse(
+                    "?", msg.msg, RejectReason.MALFORMED_MESSAGE, f"consumer error: {msg.err}"
                 )
-            ],
-        )
-    key = (msg.key or b"?").decode("utf-8", "replace")
-    try:
-        ticks = wire.decode_ticks(msg.value or b"")
-    except ValueError as e:
-        raw = (msg.value or b"")[:4096].hex()
-        return SourceBatch(
-            key,
-            rejects=[
-                Reject(
-                    key, where, offset, RejectReason.MALFORMED_MESSAGE.value, f"{e}; raw[hex]={raw}"
-                )
-            ],
-        )
-    return SourceBatch(ticks.symbol, ticks=ticks)
+                rejects.setdefault(r.symbol, []).append(r)
+                continue
+            where, offset = f"{msg.topic}/{msg.partition}", msg.offset or 0
+            try:
+                ts_recv = _ts_recv(msg)
+            except ValueError as e:
+                key = (msg.key or b"").decode("utf-8", "replace")
+                r = _refuse(key, msg, RejectReason.MALFORMED_MESSAGE, str(e))
+                rejects.setdefault(r.symbol, []).append(r)
+                continue
+            rec = wire.decode_message(
+                msg.value, key=msg.key, ts_recv=ts_recv, source=where, line=offset
+            )
+            if isinstance(rec, Reject):
+                r = _refuse(rec.symbol, msg, rec.reason, rec.detail, rec.ts_event)
+                rejects.setdefault(r.symbol, []).append(r)
+                continue
+            symbol = rec.symbol if isinstance(rec, TickBatch) else symbol_of(rec)
+            if symbols and symbol not in symbols:
+                detail = f"symbol {symbol!r} is not one of kafka.symbols"
+                r = _refuse(symbol, msg, RejectReason.UNKNOWN_SYMBOL, detail, ts_recv)
+                rejects.setdefault(r.symbol, []).append(r)
+            elif isinstance(rec, TickBatch):
+                out.append(SourceBatch(symbol, ticks=rec))
+            else:
+                records.setdefault(symbol, []).append(Received(rec, where, offset))
+        out += [SourceBatch(symbol, rejects=rs) for symbol, rs in rejects.items()]
+        out += [JsonRecords(symbol, items) for symbol, items in records.items()]
+        return out
+
+    return decode
+
+
+_DECODE_ANY_SYMBOL = decoder()
+
+
+def decode(msg: Any) -> SourceBatch | JsonRecords:
+    """One message through ``decoder()`` (for callers that map message by message)."""
+    (item,) = _DECODE_ANY_SYMBOL([msg])
+    return item
+
+
+class _Normalize(StatefulBatchLogic[JsonRecords, SourceBatch, bytes]):
+    """The ``normalize`` step of one symbol: a thin shell over ``Normalizer``.
+
+    Its snapshot is the pickled normalizer (a Binance book is a few thousand
+    levels), an immutable copy taken once per epoch.
+    """
+
+    def __init__(self, levels: int, resume: bytes | None) -> None:
+        self.levels = levels
+        self.state: Normalizer | None = None if resume is None else pickle.loads(resume)
+
+    def on_batch(self, values: list[JsonRecords]) -> tuple[list[SourceBatch], bool]:
+        if self.state is None:
+            self.state = Normalizer(values[0].symbol, self.levels)
+        ticks, rejects = self.state.update(item for v in values for item in v.items)
+        if ticks is None and not rejects:
+            return [], StatefulBatchLogic.RETAIN
+        return [SourceBatch(self.state.symbol, ticks, rejects)], StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def ticks_in(raw: Stream[Any], settings: Settings) -> KeyedStream[SourceBatch]:
+    """``ticks.raw`` messages -> ``SourceBatch``es keyed by symbol, ready for ``trading_steps``."""
+    decoded = op.flat_map_batch("decode", raw, decoder(frozenset(settings.kafka.symbols)))
+    split = op.branch("split_json", decoded, lambda x: isinstance(x, JsonRecords))
+    binary = key_by_symbol(split.falses)
+    json_in = op.key_on("json_by_symbol", split.trues, lambda r: r.symbol)
+    levels = settings.replay.levels or 10
+    normalized = op.stateful_batch("normalize", json_in, lambda resume: _Normalize(levels, resume))
+    return op.merge("ticks_in", binary, normalized)
 
 
 def _kafka_out(kind: str, to_arrow) -> Any:
@@ -157,7 +283,7 @@ def build_live_flow(
     create_tables(settings.questdb)
     flow = Dataflow("live")
     raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, until_idle_s))
-    out = trading_steps(key_by_symbol(op.map("decode", raw, decode)), settings)
+    out = trading_steps(ticks_in(raw, settings), settings)
 
     brokers = [settings.kafka.bootstrap]
     producer = {"enable.idempotence": "true", "linger.ms": "5"}

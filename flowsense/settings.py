@@ -53,6 +53,9 @@ class KafkaConfig(BaseModel):
     partitions: int = Field(4, gt=0)
     """Partitions of ``ticks.raw`` (keyed by symbol)."""
     group: str = "flowsense-live"
+    symbols: list[str] = []
+    """Symbols the live flow accepts on ``ticks.raw`` (FlowSense names: ``BTCUSDT-PERP``);
+    empty accepts all. Any other symbol is dead-lettered as ``unknown_symbol``."""
 
 
 class QuestDBConfig(BaseModel):

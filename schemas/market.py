@@ -36,6 +36,7 @@ class RejectReason(StrEnum):
     BOOK_NOT_READY = "book_not_ready"
     SEQUENCE_GAP = "sequence_gap"
     SUPERSEDED = "superseded_by_snapshot"
+    UNKNOWN_SYMBOL = "unknown_symbol"
 
 
 class TickFlag(IntFlag):

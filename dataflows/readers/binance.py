@@ -52,6 +52,14 @@ snapshot (1000 levels a side: the venue's tick unless every level sits on a
 coarser grid); without a snapshot (and in ticker mode, which takes none), the
 gcd of the prices in the rows, 1 if there are none.
 
+Live use: ``BinanceStream`` takes the same messages one at a time, as the
+records ``schemas.wire.decode_message`` makes of Kafka messages, and runs them
+through the same feed classes (one implementation of the sync, gap and hold
+rules); ``drain`` hands over the rows and rejects made so far, ``seq``
+continuing from one drain to the next. Fed a capture's lines in order and
+drained after ``flush``, it gives exactly ``read_binance``'s ticks and rejects
+(rejects in the order they were made; ``read_binance`` sorts them by line).
+
 Naming: spot ``data["s"]`` (``BTCUSDT``, venue ``BINANCE``); USDⓈ-M perpetual
 ``BTCUSDT-PERP`` (venue ``BINANCE-USDM``); COIN-M ``data["s"]`` as is
 (``BTCUSD_PERP``, venue ``BINANCE-COINM``). A message is futures when it
@@ -86,6 +94,13 @@ from schemas.market import (
     RejectReason,
     TickBatch,
     TickFlag,
+)
+from schemas.wire import (
+    BinanceBookTicker,
+    BinanceDepthDiff,
+    BinanceDepthSnapshot,
+    BinanceRecord,
+    BinanceTrade,
 )
 
 SCALE_DIGITS = 8
@@ -211,12 +226,12 @@ def _parse_snapshot(msg: dict[str, Any], units: _Units) -> _Snapshot:
     )
 
 
-def _parse_trade(data: dict[str, Any], units: _Units) -> _Trade:
-    """Size signed by the aggressor: ``m`` true means the buyer was the maker (seller took)."""
-    px, qty, maker_is_buyer = units[data["p"]], units[data["q"]], data["m"]
-    if type(maker_is_buyer) is not bool:
-        raise ValueError(f"'m' must be a boolean, got {maker_is_buyer!r}")
-    execution = data.get("X", "MARKET")
+def _trade(px: int, qty: int, maker_is_buyer: bool, execution: Any) -> _Trade:
+    """Size signed by the aggressor: ``m`` true means the buyer was the maker (seller took).
+
+    Only market executions (``X``; spot trades, which have none, are) with a
+    quantity are order flow.
+    """
     problem = None
     if execution != "MARKET":
         problem = f"not a market execution (X={execution!r})"
@@ -225,19 +240,26 @@ def _parse_trade(data: dict[str, Any], units: _Units) -> _Trade:
     return _Trade(px, -qty if maker_is_buyer else qty, problem)
 
 
-def _parse_ticker(data: dict[str, Any], units: _Units) -> _Ticker:
+def _parse_trade(data: dict[str, Any], units: _Units) -> _Trade:
+    px, qty, maker_is_buyer = units[data["p"]], units[data["q"]], data["m"]
+    if type(maker_is_buyer) is not bool:
+        raise ValueError(f"'m' must be a boolean, got {maker_is_buyer!r}")
+    return _trade(px, qty, maker_is_buyer, data.get("X", "MARKET"))
+
+
+def _ticker(update_id: int, bid_px: int, bid_sz: int, ask_px: int, ask_sz: int) -> _Ticker:
     """Level-1 book; a side with zero size is an empty level."""
-    bid_px, bid_sz, ask_px, ask_sz = (
-        units[data["b"]],
-        units[data["B"]],
-        units[data["a"]],
-        units[data["A"]],
-    )
     if not bid_sz:
         bid_px = EMPTY_BID_PX
     if not ask_sz:
         ask_px = EMPTY_ASK_PX
-    return _Ticker(_id(data["u"]), ([bid_px], [bid_sz], [ask_px], [ask_sz]))
+    return _Ticker(update_id, ([bid_px], [bid_sz], [ask_px], [ask_sz]))
+
+
+def _parse_ticker(data: dict[str, Any], units: _Units) -> _Ticker:
+    return _ticker(
+        _id(data["u"]), units[data["b"]], units[data["B"]], units[data["a"]], units[data["A"]]
+    )
 
 
 # --- naming --------------------------------------------------------------------
@@ -310,8 +332,8 @@ class _Book:
 
 
 @dataclass(slots=True)
-class _Rows:
-    """Row columns as Python lists (appending is cheap); arrays are built once at the end."""
+class Rows:
+    """Row columns as Python lists (appending is cheap); arrays are built once per batch."""
 
     ts: list[int] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
@@ -334,6 +356,52 @@ class _Rows:
         self.trade_px.append(px)
         self.trade_sz.append(sz)
 
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def to_batch(
+        self,
+        instrument: tuple[str, str, int],
+        tick: int,
+        seq: np.ndarray,
+        source: str,
+        scale: int = PRICE_SCALE,
+    ) -> TickBatch:
+        """The rows as a ``TickBatch`` of ``instrument`` (symbol, venue, levels).
+
+        Prices and sizes are at ``scale`` units; ``tick`` 0 means the gcd of the
+        rows' prices (1 without any).
+        """
+        symbol, venue, levels = instrument
+        n, i64 = len(self.ts), np.int64
+
+        def matrix(values: list[int]) -> np.ndarray:
+            return np.array(values, dtype=i64).reshape(n, levels)
+
+        bid_px, ask_px = matrix(self.bid_px), matrix(self.ask_px)
+        trade_px = np.array(self.trade_px, dtype=i64)
+        return TickBatch(
+            instrument=Instrument(
+                symbol=symbol,
+                price_scale=scale,
+                size_scale=scale,
+                tick=tick or _grid(bid_px, ask_px, trade_px),
+                levels=levels,
+                venue=venue,
+            ),
+            ts_event=np.array(self.ts, dtype=i64),
+            seq=seq,
+            flags=np.array(self.flags, dtype=np.uint8),
+            bid_px=bid_px,
+            bid_sz=matrix(self.bid_sz),
+            ask_px=ask_px,
+            ask_sz=matrix(self.ask_sz),
+            trade_px=trade_px,
+            trade_sz=np.array(self.trade_sz, dtype=i64),
+            source=source,
+            line=np.array(self.line, dtype=i64),
+        )
+
 
 class _Feed:
     """Rows and rejects of one instrument; subclasses hold the book logic of a mode."""
@@ -343,10 +411,11 @@ class _Feed:
         self.symbol = symbol
         self.source = source
         self.levels = levels
-        self.rows = _Rows()
+        self.rows = Rows()
         self.rejects: list[Reject] = []
         self.tick = 0
-        """gcd of the first snapshot's prices; 0 until one is seen."""
+        """gcd of the first snapshot's prices (or of the first drained rows'); 0 until then."""
+        self.next_seq = 0
 
     def reject(self, where: _Where, reason: RejectReason, detail: str) -> None:
         self.rejects.append(Reject(self.symbol, where.source, where.line, reason, detail, where.ts))
@@ -368,40 +437,31 @@ class _Feed:
     def _flush(self) -> None:
         """Reject what is still pending at the end of the input."""
 
+    def take_rows(self) -> TickBatch:
+        """The rows made since the last call, as one batch (``seq`` continues; may be empty).
+
+        The tick, unless a snapshot gave it, is the gcd of the prices of the
+        first rows taken, and stays that from then on.
+        """
+        rows, self.rows = self.rows, Rows()
+        n = len(rows)
+        seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
+        ticks = rows.to_batch((self.symbol, self.venue, self.levels), self.tick, seq, self.source)
+        if n:
+            self.tick, self.next_seq = ticks.instrument.tick, self.next_seq + n
+        return ticks
+
+    def drain(self) -> tuple[TickBatch | None, list[Reject]]:
+        """Rows (``None`` if none) and rejects made since the last drain, in the order made."""
+        rejects, self.rejects = self.rejects, []
+        return (self.take_rows() if self.rows.ts else None), rejects
+
     def finish(self, rank: dict[str, int]) -> FeedData:
         """The feed's ticks and its rejects, in file then line order (``rank``: file order)."""
         self._flush()
-        rows, n, levels = self.rows, len(self.rows.ts), self.levels
-        i64 = np.int64
-
-        def matrix(values: list[int]) -> np.ndarray:
-            return np.array(values, dtype=i64).reshape(n, levels)
-
-        bid_px, ask_px = matrix(rows.bid_px), matrix(rows.ask_px)
-        trade_px = np.array(rows.trade_px, dtype=i64)
-        instrument = Instrument(
-            symbol=self.symbol,
-            price_scale=PRICE_SCALE,
-            size_scale=SIZE_SCALE,
-            tick=self.tick or _grid(bid_px, ask_px, trade_px),
-            levels=levels,
-            venue=self.venue,
-        )
-        ticks = TickBatch(
-            instrument=instrument,
-            ts_event=np.array(rows.ts, dtype=i64),
-            seq=np.arange(n, dtype=i64),
-            flags=np.array(rows.flags, dtype=np.uint8),
-            bid_px=bid_px,
-            bid_sz=matrix(rows.bid_sz),
-            ask_px=ask_px,
-            ask_sz=matrix(rows.ask_sz),
-            trade_px=trade_px,
-            trade_sz=np.array(rows.trade_sz, dtype=i64),
-            source=self.source,
-            line=np.array(rows.line, dtype=i64),
-        )
-        rejects = sorted(self.rejects, key=lambda r: (rank[r.source], r.line))
+        ticks = self.take_rows()
+        rejects, self.rejects = self.rejects, []
+        rejects.sort(key=lambda r: (rank[r.source], r.line))
         return FeedData(ticks=ticks, rejects=rejects)
 
 
@@ -673,6 +733,81 @@ def _dispatch(feed: _Feed, event: _Event, where: _Where) -> None:
             feed.on_trade(event.px, event.size, where)
         case _Trade(problem=str(problem)):
             feed.reject(where, RejectReason.BAD_VALUE, problem)
+
+
+# --- live: decoded records one at a time -------------------------------------------
+
+
+def binance_symbol(record: BinanceRecord) -> str:
+    """The FlowSense symbol of a decoded Binance record (``BTCUSDT-PERP``...), its stream key."""
+    return _feed_id(record.symbol, record.futures)[1]
+
+
+def _event(record: BinanceRecord, mode: BookMode, where: _Where) -> _Event | None:
+    """The feed event of a decoded record; None for a message of the other mode."""
+    match record:
+        case BinanceTrade():
+            execution = "MARKET" if record.execution is None else record.execution  # spot
+            return _trade(record.price, record.quantity, record.buyer_is_maker, execution)
+        case BinanceDepthDiff() if mode == "depth":
+            return _Diff(
+                record.first_id,
+                record.last_id,
+                record.prev_id,
+                list(record.bids),
+                list(record.asks),
+                where,
+            )
+        case BinanceDepthSnapshot() if mode == "depth":
+            return _Snapshot(record.last_id, list(record.bids), list(record.asks))
+        case BinanceBookTicker() if mode == "ticker":
+            return _ticker(
+                record.update_id, record.bid_px, record.bid_sz, record.ask_px, record.ask_sz
+            )
+    return None
+
+
+class BinanceStream:
+    """One instrument's Binance messages, taken one decoded record at a time (the live path).
+
+    ``update`` runs a ``schemas.wire`` record through the reader's own feed
+    (``book="depth"``: snapshot, diffs, hold buffer, sync and gap rules;
+    ``"ticker"``: bookTicker), with ``source``/``line`` saying where the
+    message was read and its ``ts_recv`` as the receive time. ``drain`` hands
+    over the rows and rejects made so far; ``flush`` rejects what is still held
+    (the end of the input).
+    """
+
+    def __init__(
+        self,
+        raw_symbol: str,
+        futures: bool,
+        source: str,
+        levels: int = 10,
+        book: BookMode = "depth",
+    ) -> None:
+        if book not in ("depth", "ticker"):
+            raise ValueError(f"book must be 'depth' or 'ticker', not {book!r}")
+        venue, symbol = _feed_id(raw_symbol, futures)
+        cls = _DepthFeed if book == "depth" else _TickerFeed
+        self._feed: _Feed = cls(venue, symbol, source, levels)
+        self._mode: BookMode = book
+
+    @property
+    def symbol(self) -> str:
+        return self._feed.symbol
+
+    def update(self, record: BinanceRecord, source: str, line: int) -> None:
+        where = _Where(source, line, record.ts_recv)
+        event = _event(record, self._mode, where)
+        if event is not None:
+            _dispatch(self._feed, event, where)
+
+    def flush(self) -> None:
+        self._feed._flush()
+
+    def drain(self) -> tuple[TickBatch | None, list[Reject]]:
+        return self._feed.drain()
 
 
 def read_binance(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,49 +29,85 @@ def parse_rate(text: str) -> float | None:
     return rate
 
 
+class WireForm(StrEnum):
+    BINARY = "binary"
+    JSON = "json"
+
+
 @app.command()
 def publish(
     data: Annotated[
         Path | None, typer.Option("--data", help="File or folder of market data.")
     ] = None,
-    rate: Annotated[str, typer.Option("--rate", help="Ticks per second, or max.")] = "max",
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Ticks per Kafka message.")] = 1024,
+    rate: Annotated[
+        str,
+        typer.Option(
+            "--rate", help="Ticks per second (binary) or messages per second (json), or max."
+        ),
+    ] = "max",
+    form: Annotated[
+        WireForm,
+        typer.Option(
+            "--format",
+            help="binary: tick batches in the internal format; "
+            "json: the raw lines of Binance captures, one message each.",
+        ),
+    ] = WireForm.BINARY,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Ticks per Kafka message (binary).")
+    ] = 1024,
     levels: Levels = None,
     json: Json = False,
 ) -> None:
     """Replay real market data into Kafka's ticks.raw, keyed by symbol."""
-    from dataflows.publish import batches
+    from dataflows.publish import batches, json_messages, publish_json
     from dataflows.publish import publish as produce
 
     settings = Settings()
     path = existing(data or settings.data)
-    items = batches(path, batch, levels, settings.cache_dir)
-    total = sum(len(b) for b in items)
+    if form is WireForm.JSON:
+        try:
+            items: list = json_messages(path)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        total = len(items)
+        symbols = sorted({m.key.decode("utf-8", "replace") for m in items})
+        send, unit = publish_json, "messages"
+    else:
+        items = batches(path, batch, levels, settings.cache_dir)
+        total = sum(len(b) for b in items)
+        symbols = sorted({b.symbol for b in items})
+        send, unit = produce, "ticks"
     start = time.perf_counter()
     columns = [TextColumn("publish"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True, disable=json) as bar:
         task = bar.add_task("publish", total=total)
-        sent = produce(
+        sent = send(
             settings.kafka.bootstrap,
             items,
             parse_rate(rate),
             progress=lambda n: bar.advance(task, n),
         )
     elapsed = time.perf_counter() - start
-    report = {
-        "data": str(path),
-        "ticks": sent,
+    report: dict = {"data": str(path), "format": form.value}
+    if unit == "ticks":
+        report["ticks"] = sent
+    report |= {
         "messages": len(items),
         "elapsed_s": round(elapsed, 3),
-        "ticks_per_s": round(sent / elapsed) if elapsed > 0 else None,
-        "symbols": sorted({b.symbol for b in items}),
+        f"{unit}_per_s": round(sent / elapsed) if elapsed > 0 else None,
+        "symbols": symbols,
     }
     if json:
         emit_json(report)
     else:
+        what = (
+            f"{sent:,} ticks in {len(items):,} messages"
+            if unit == "ticks"
+            else f"{sent:,} messages"
+        )
         Console(stderr=True).print(
-            f"published {sent:,} ticks of {', '.join(report['symbols'])} "
-            f"in {len(items):,} messages "
+            f"published {what} of {', '.join(symbols)} "
             f"to {settings.kafka.bootstrap} in {report['elapsed_s']} s"
         )
 

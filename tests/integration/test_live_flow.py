@@ -12,8 +12,7 @@ import psycopg
 import pytest
 import redis
 from bytewax.testing import run_main
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Producer
 
 from dataflows.live import build_live_flow
 from dataflows.publish import batches, publish
@@ -21,8 +20,8 @@ from dataflows.sinks import read_table
 from dataflows.stores.questdb import execute
 from dataflows.stores.redis import RedisSink
 from flowsense.commands.replay import run_replay
-from flowsense.settings import Settings
 from schemas import topics, wire
+from tests.integration.helpers import consume_all, reset, wal_applied
 
 pytestmark = pytest.mark.integration
 SRC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lobster"
@@ -40,80 +39,10 @@ def sample(tmp_path_factory) -> Path:
     return folder
 
 
-def _reset(settings: Settings) -> None:
-    """Empty topics and tables, so that this test sees only its own rows."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
-    existing = set(admin.list_topics(timeout=10).topics)
-    gone = [t for t in topics.ALL if t in existing]
-    for f in admin.delete_topics(gone, operation_timeout=30).values() if gone else []:
-        f.result()
-    for _ in range(100):  # deletion is asynchronous
-        if not set(gone) & set(admin.list_topics(timeout=10).topics):
-            break
-        time.sleep(0.1)
-    new = [
-        NewTopic(t, settings.kafka.partitions if t == topics.TICKS_RAW else 1, 1)
-        for t in topics.ALL
-    ]
-    for _ in range(50):
-        futures = admin.create_topics(new)
-        try:
-            for f in futures.values():
-                f.result()
-            break
-        except Exception as e:  # the broker may still be deleting
-            if "already exists" in str(e) or "marked for deletion" in str(e):
-                time.sleep(0.2)
-                continue
-            raise
-    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('orders')").fetchone()[0]:
-            conn.execute("TRUNCATE orders, fills, trades, audit_log")
-    for table in ("ticks", "features", "predictions"):
-        execute(settings.questdb, f"DROP TABLE IF EXISTS {table}")
-
-
-def _wal_applied(settings: Settings, table: str, expected: int, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    n = -1
-    while time.monotonic() < deadline:
-        n = execute(settings.questdb, f"SELECT count() FROM {table}")["dataset"][0][0]
-        if n >= expected:
-            time.sleep(0.5)
-            return execute(settings.questdb, f"SELECT count() FROM {table}")["dataset"][0][0]
-        time.sleep(0.2)
-    return n
-
-
-def _consume_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
-    c = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap,
-            "group.id": f"t-{time.time()}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, eof = [], set()
-    deadline = time.monotonic() + 30
-    while len(eof) < len(parts) and time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            eof.add(m.partition())
-            continue
-        out.append((m.key(), m.value()))
-    c.close()
-    return out
-
-
 @pytest.fixture(scope="module")
 def live_run(services, sample, tmp_path_factory):
     settings = services
-    _reset(settings)
+    reset(settings)
     replay_dir = tmp_path_factory.mktemp("replay") / "run"
     run_replay(settings, sample, run_dir=replay_dir)
     sent = publish(settings.kafka.bootstrap, batches(sample, 1024, None, settings.cache_dir))
@@ -129,7 +58,7 @@ def live_run(services, sample, tmp_path_factory):
 def test_questdb_holds_the_replay_features(live_run):
     settings, replay_dir = live_run
     want = read_table(replay_dir, "features")
-    assert _wal_applied(settings, "features", want.height) == want.height == 40_000
+    assert wal_applied(settings, "features", want.height) == want.height == 40_000
     got = pl.DataFrame(
         execute(
             settings.questdb,
@@ -142,8 +71,8 @@ def test_questdb_holds_the_replay_features(live_run):
     assert got["seq"].to_list() == want["seq"].to_list()
     np.testing.assert_array_equal(got["ofi"].to_numpy(), want["ofi"].to_numpy())
     np.testing.assert_allclose(got["mid"].to_numpy(), want["mid"].to_numpy())
-    assert _wal_applied(settings, "ticks", 40_000) == 40_000
-    assert _wal_applied(settings, "predictions", 40_000) == 40_000
+    assert wal_applied(settings, "ticks", 40_000) == 40_000
+    assert wal_applied(settings, "predictions", 40_000) == 40_000
 
 
 def test_postgres_holds_the_replay_orders_and_fills(live_run):
@@ -170,7 +99,7 @@ def test_postgres_holds_the_replay_orders_and_fills(live_run):
 
 def test_kafka_output_topics_hold_the_replay_orders(live_run):
     settings, replay_dir = live_run
-    msgs = _consume_all(settings, topics.ORDERS)
+    msgs = consume_all(settings, topics.ORDERS)
     ids = sorted(
         i for _, v in msgs for i in wire.decode_table(v)[1].column("client_order_id").to_pylist()
     )
@@ -185,7 +114,7 @@ def test_a_second_run_over_the_same_input_adds_no_rows(live_run):
         ).fetchone()
     run_main(build_live_flow(settings, from_beginning=True, until_idle_s=3.0))
     time.sleep(2)
-    assert _wal_applied(settings, "features", 40_000, timeout=5) == 40_000
+    assert wal_applied(settings, "features", 40_000, timeout=5) == 40_000
     with psycopg.connect(settings.postgres.dsn) as conn:
         after = conn.execute(
             "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM audit_log)"
@@ -195,7 +124,7 @@ def test_a_second_run_over_the_same_input_adds_no_rows(live_run):
 
 def test_malformed_messages_are_dead_lettered_and_the_flow_goes_on(live_run):
     settings, _ = live_run
-    dead = _consume_all(settings, topics.TICKS_DEADLETTER)
+    dead = consume_all(settings, topics.TICKS_DEADLETTER)
     letters = [json.loads(v) for _, v in dead]
     # A rerun over the same input writes them again; consumers drop repeats by (source, line).
     assert len({(d["source"], d["line"]) for d in letters}) == 2
