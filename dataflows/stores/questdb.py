@@ -21,6 +21,7 @@ from questdb import Sender
 from flowsense.settings import QuestDBConfig
 
 DDL = Path(__file__).resolve().parents[2] / "schemas" / "sql" / "questdb.sql"
+CHUNK_ROWS = 65_536
 SYMBOLS = {"ticks": ["symbol"], "features": ["symbol"], "predictions": ["symbol", "model"]}
 
 
@@ -70,8 +71,14 @@ class _Partition(StatelessSinkPartition[tuple[str, Any]]):
         if not tables:
             return
         df = to_frame(pa.concat_tables(tables, promote_options="permissive"))
-        self.sender.dataframe(df, table_name=self.table, symbols=SYMBOLS[self.table], at="ts")
-        self.sender.flush()
+        # One ILP request per chunk: a backlog can hand over a whole day at once, and the
+        # client refuses a request above its 100 MiB buffer.
+        for start in range(0, len(df), CHUNK_ROWS):
+            chunk = df.iloc[start : start + CHUNK_ROWS]
+            self.sender.dataframe(
+                chunk, table_name=self.table, symbols=SYMBOLS[self.table], at="ts"
+            )
+            self.sender.flush()
 
     def close(self) -> None:
         self.sender.close()
