@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +25,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import best_of, machine  # noqa: E402
 from dataflows.readers.lobster import read_lobster  # noqa: E402
 from flowsense.commands.replay import run_replay  # noqa: E402
 from flowsense.settings import SHARED_DATA, Settings  # noqa: E402
@@ -35,16 +33,6 @@ from operators.bars import BarState  # noqa: E402
 from operators.features import FeatureState  # noqa: E402
 from operators.ofi import ofi_kernel  # noqa: E402
 from tests.reference.ofi_ref import ofi_levels  # noqa: E402
-
-
-def best_of(fn, repeat: int) -> float:
-    """Fastest wall time of ``repeat`` calls, seconds."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def polars_ofi(df: pl.DataFrame, levels: int) -> pl.DataFrame:
@@ -60,20 +48,6 @@ def polars_ofi(df: pl.DataFrame, levels: int) -> pl.DataFrame:
         )
         exprs.append(e.fill_null(0).alias(f"ofi_{m + 1}"))
     return df.select(exprs)
-
-
-def machine() -> str:
-    """CPU model, cores and Python, for RESULTS.md."""
-    model = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in cpuinfo.read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        model = names[0] if names else model
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -50,7 +50,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -76,6 +75,7 @@ from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from questdb import Sender  # noqa: E402
 
+from benchmarks.common import machine  # noqa: E402
 from dataflows import live  # noqa: E402
 from dataflows.live import TicksSource, build_live_flow, ticks_in  # noqa: E402
 from dataflows.publish import batches, paced, publish  # noqa: E402
@@ -97,20 +97,6 @@ from schemas import topics, wire  # noqa: E402
 
 FILES = {"AMZN": 5, "GOOG": 10}
 """The sample: the whole 2012-06-21 LOBSTER day of these symbols at these levels."""
-
-
-def machine() -> str:
-    """CPU model, cores and Python, for RESULTS.md."""
-    model = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in cpuinfo.read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        model = names[0] if names else model
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def sample_folder(data: Path) -> Path:

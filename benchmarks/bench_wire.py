@@ -31,11 +31,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import struct
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +43,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import best_of, machine  # noqa: E402
 from dataflows.readers.lobster import read_lobster  # noqa: E402
 from dataflows.tables import features_table  # noqa: E402
 from flowsense.settings import SHARED_DATA  # noqa: E402
@@ -194,15 +192,6 @@ def candidates() -> dict[str, tuple[Encode, Decode]]:
 
 
 # --- measuring --------------------------------------------------------------------------------
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def same(a: TickBatch, b: TickBatch) -> bool:
@@ -416,19 +405,10 @@ def markdown(result: dict) -> str:
     return "\n".join(out)
 
 
-def machine() -> str:
-    model = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in cpuinfo.read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        model = names[0] if names else model
+def versions() -> str:
     return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"pyarrow {pa.__version__}, numpy {np.__version__}, orjson {orjson.__version__}"
+        f"{machine()}, pyarrow {pa.__version__}, numpy {np.__version__}, "
+        f"orjson {orjson.__version__}"
     )
 
 
@@ -443,7 +423,7 @@ def main() -> None:
 
     ticks = {s: read_lobster(args.data / "lobster" / f).ticks for s, f in FILES.items()}
     result = {
-        "machine": machine(),
+        "machine": versions(),
         "ticks": [row for t in ticks.values() for row in measure_ticks(t, args.repeat)],
         "tables": measure_tables(ticks["GOOG"], args.repeat),
         "edge": measure_edge(args.data, ticks["GOOG"], args.repeat),

@@ -72,6 +72,20 @@ class Instrument:
         return np.asarray(units, dtype=np.float64) / self.size_scale
 
 
+TICK_COLUMNS = (
+    "ts_event",
+    "seq",
+    "flags",
+    "bid_px",
+    "bid_sz",
+    "ask_px",
+    "ask_sz",
+    "trade_px",
+    "trade_sz",
+)
+"""The array columns of a ``TickBatch`` (``line`` is optional)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TickBatch:
     """A run of consecutive ticks of one symbol, column by column (the hot-path form).

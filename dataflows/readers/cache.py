@@ -21,20 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas.market import FeedData, Instrument, Reject, TickBatch
+from schemas.market import TICK_COLUMNS, FeedData, Instrument, Reject, TickBatch
 
-ARRAYS = (
-    "ts_event",
-    "seq",
-    "flags",
-    "bid_px",
-    "bid_sz",
-    "ask_px",
-    "ask_sz",
-    "trade_px",
-    "trade_sz",
-    "line",
-)
+ARRAYS = (*TICK_COLUMNS, "line")
 _READERS = sorted(Path(__file__).parent.glob("*.py"))
 
 
