@@ -69,6 +69,8 @@ class QuestDBConfig(BaseModel):
     ilp_tcp_port: int = 9009
     user: str = "admin"
     password: str = "quest"
+    max_pending_batches: int = Field(64, gt=0)
+    """Batches a QuestDB sink may queue for its writer thread before the flow waits."""
 
 
 class PostgresConfig(BaseModel):

@@ -57,3 +57,42 @@ def test_sql_errors_are_one_clear_line(probe):
     settings, _ = probe
     with pytest.raises(InputError, match="query_nope"):
         run_query("SELECT * FROM query_nope", 10, settings)
+
+
+def test_questdb_sink_errors_reach_the_dataflow(services):
+    """A write QuestDB refuses (here: a SYMBOL into a LONG column) is raised, not dropped."""
+    import numpy as np
+
+    from dataflows.stores.questdb import QuestDBSink, create_tables
+    from dataflows.tables import ticks_table
+    from schemas.market import Instrument, TickBatch
+
+    cfg = services.questdb
+    execute(cfg, "DROP TABLE IF EXISTS ticks")
+    execute(
+        cfg,
+        "CREATE TABLE ticks (ts TIMESTAMP_NS, symbol LONG, seq LONG)"
+        " TIMESTAMP(ts) PARTITION BY DAY WAL",
+    )
+    ins = Instrument("X", price_scale=100, size_scale=1, tick=1, levels=1)
+    z = np.zeros(3, np.int64)
+    batch = TickBatch(
+        ins,
+        np.arange(T0, T0 + 3),
+        np.arange(3),
+        np.ones(3, np.uint8),
+        np.full((3, 1), 100),
+        np.ones((3, 1), np.int64),
+        np.full((3, 1), 101),
+        np.ones((3, 1), np.int64),
+        z,
+        z,
+    )
+    part = QuestDBSink(cfg, "ticks", ticks_table).build("ticks_questdb", 0, 1)
+    try:
+        part.write_batch([("X", batch)])
+        with pytest.raises(RuntimeError, match="QuestDB table ticks"):
+            part.close()
+    finally:
+        execute(cfg, "DROP TABLE IF EXISTS ticks")
+        create_tables(cfg)
