@@ -66,13 +66,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import bytewax.operators as op  # noqa: E402
-import psycopg  # noqa: E402
 from bytewax.connectors.kafka import KafkaSink  # noqa: E402
 from bytewax.dataflow import Dataflow  # noqa: E402
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 from bytewax.testing import cluster_main, run_main  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from questdb import Sender  # noqa: E402
 
 from benchmarks.common import machine  # noqa: E402
@@ -94,6 +92,7 @@ from flowsense.settings import SHARED_DATA, Settings  # noqa: E402
 from operators.features import FeatureState  # noqa: E402
 from operators.validate import Validator  # noqa: E402
 from schemas import topics, wire  # noqa: E402
+from tests.integration.helpers import reset_stores, reset_topics  # noqa: E402
 
 FILES = {"AMZN": 5, "GOOG": 10}
 """The sample: the whole 2012-06-21 LOBSTER day of these symbols at these levels."""
@@ -110,48 +109,6 @@ def sample_folder(data: Path) -> Path:
 
 
 # ---------------------------------------------------------------- fresh state
-
-
-def reset_topics(settings: Settings) -> None:
-    """Delete and recreate every topic (``ticks.raw`` with ``kafka.partitions``)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
-    gone = [t for t in topics.ALL if t in admin.list_topics(timeout=10).topics]
-    if gone:
-        for f in admin.delete_topics(gone, operation_timeout=30).values():
-            f.result()
-    for _ in range(100):  # deletion is asynchronous
-        if not set(gone) & set(admin.list_topics(timeout=10).topics):
-            break
-        time.sleep(0.1)
-    new = [
-        NewTopic(t, settings.kafka.partitions if t == topics.TICKS_RAW else 1, 1)
-        for t in topics.ALL
-    ]
-    for _ in range(50):
-        try:
-            for f in admin.create_topics(new).values():
-                f.result()
-            break
-        except Exception as e:  # the broker may still be deleting
-            if "already exists" in str(e) or "marked for deletion" in str(e):
-                new = [n for n in new if n.topic not in admin.list_topics(timeout=10).topics]
-                time.sleep(0.2)
-                continue
-            raise
-    for _ in range(100):  # metadata of the new topics on the broker
-        meta = admin.list_topics(timeout=10).topics
-        if all(t in meta and meta[t].partitions for t in topics.ALL):
-            break
-        time.sleep(0.1)
-
-
-def reset_stores(settings: Settings) -> None:
-    """Empty the PostgreSQL trading tables and drop the QuestDB tables."""
-    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('orders')").fetchone()[0]:
-            conn.execute("TRUNCATE orders, fills, trades, audit_log")
-    for table in SYMBOLS:
-        execute(settings.questdb, f"DROP TABLE IF EXISTS {table}")
 
 
 def questdb_count(settings: Settings, table: str) -> int:

@@ -8,18 +8,18 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from dataflows.stores.questdb import execute
+from dataflows.stores.questdb import SYMBOLS, execute
 from flowsense.settings import Settings
 from schemas import topics
 
 
-def reset(settings: Settings) -> None:
-    """Empty topics and tables, so that a test sees only its own rows."""
+def reset_topics(settings: Settings) -> None:
+    """Delete and recreate every topic (``ticks.raw`` with ``kafka.partitions``)."""
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
-    existing = set(admin.list_topics(timeout=10).topics)
-    gone = [t for t in topics.ALL if t in existing]
-    for f in admin.delete_topics(gone, operation_timeout=30).values() if gone else []:
-        f.result()
+    gone = [t for t in topics.ALL if t in admin.list_topics(timeout=10).topics]
+    if gone:
+        for f in admin.delete_topics(gone, operation_timeout=30).values():
+            f.result()
     for _ in range(100):  # deletion is asynchronous
         if not set(gone) & set(admin.list_topics(timeout=10).topics):
             break
@@ -29,21 +29,36 @@ def reset(settings: Settings) -> None:
         for t in topics.ALL
     ]
     for _ in range(50):
-        futures = admin.create_topics(new)
         try:
-            for f in futures.values():
+            for f in admin.create_topics(new).values():
                 f.result()
             break
         except Exception as e:  # the broker may still be deleting
             if "already exists" in str(e) or "marked for deletion" in str(e):
+                new = [n for n in new if n.topic not in admin.list_topics(timeout=10).topics]
                 time.sleep(0.2)
                 continue
             raise
+    for _ in range(100):  # metadata of the new topics on the broker
+        meta = admin.list_topics(timeout=10).topics
+        if all(t in meta and meta[t].partitions for t in topics.ALL):
+            break
+        time.sleep(0.1)
+
+
+def reset_stores(settings: Settings) -> None:
+    """Empty the PostgreSQL trading tables and drop the QuestDB tables."""
     with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('orders')").fetchone()[0]:
             conn.execute("TRUNCATE orders, fills, trades, audit_log")
-    for table in ("ticks", "features", "predictions"):
+    for table in SYMBOLS:
         execute(settings.questdb, f"DROP TABLE IF EXISTS {table}")
+
+
+def reset(settings: Settings) -> None:
+    """Empty topics and tables, so that a test sees only its own rows."""
+    reset_topics(settings)
+    reset_stores(settings)
 
 
 def wal_applied(settings: Settings, table: str, expected: int, timeout: float = 60) -> int:
