@@ -54,6 +54,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
 from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER
+from dataflows.sinks import BackgroundSink
 from dataflows.steps import SourceBatch, key_by_symbol, trading_steps
 from dataflows.stores.postgres import PostgresSink, migrate
 from dataflows.stores.questdb import QuestDBSink, create_tables
@@ -288,9 +289,13 @@ def build_live_flow(
     brokers = [settings.kafka.bootstrap]
     producer = {"enable.idempotence": "true", "linger.ms": "5"}
 
+    def bg(sink):
+        """Every store is written from a thread of its own: orders never wait for the archive."""
+        return BackgroundSink(sink, settings.sinks.max_pending_batches)
+
     def to_kafka(name: str, stream, topic: str, kind: str, to_arrow) -> None:
         msgs = op.filter_map(f"{name}_encode", stream, _kafka_out(kind, to_arrow))
-        op.output(f"{name}_kafka", msgs, KafkaSink(brokers, topic, add_config=producer))
+        op.output(f"{name}_kafka", msgs, bg(KafkaSink(brokers, topic, add_config=producer)))
 
     to_kafka("features", out.features, topics.FEATURES, "features", features_table)
     to_kafka("predictions", out.predictions, topics.PREDICTIONS, "predictions", predictions_table)
@@ -298,19 +303,23 @@ def build_live_flow(
     to_kafka("fills", out.fills, topics.FILLS, "fills", fills_table)
     dead = op.flat_map("deadletter_encode", out.rejects, _deadletter)
     op.output(
-        "deadletter_kafka", dead, KafkaSink(brokers, topics.TICKS_DEADLETTER, add_config=producer)
+        "deadletter_kafka",
+        dead,
+        bg(KafkaSink(brokers, topics.TICKS_DEADLETTER, add_config=producer)),
     )
 
     qdb = settings.questdb
-    op.output("ticks_questdb", out.ticks, QuestDBSink(qdb, "ticks", ticks_table))
-    op.output("features_questdb", out.features, QuestDBSink(qdb, "features", features_table))
+    op.output("ticks_questdb", out.ticks, bg(QuestDBSink(qdb, "ticks", ticks_table)))
+    op.output("features_questdb", out.features, bg(QuestDBSink(qdb, "features", features_table)))
     op.output(
-        "predictions_questdb", out.predictions, QuestDBSink(qdb, "predictions", predictions_table)
+        "predictions_questdb",
+        out.predictions,
+        bg(QuestDBSink(qdb, "predictions", predictions_table)),
     )
     trading = op.merge("orders_and_fills", out.orders, out.fills)
-    op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
+    op.output("trading_postgres", trading, bg(PostgresSink(settings.postgres.dsn)))
     hot = op.merge("hot_values", out.features, out.predictions, out.fills)
-    op.output("hot_redis", hot, RedisSink(settings.redis.url))
+    op.output("hot_redis", hot, bg(RedisSink(settings.redis.url)))
     return flow
 
 

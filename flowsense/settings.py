@@ -42,6 +42,15 @@ class BrokerConfig(BaseModel):
     fee_bps: float = Field(0.0, ge=0)
 
 
+class SinkConfig(BaseModel):
+    """Store writers of the live flow (``FLOWSENSE_SINKS__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_pending_batches: int = Field(64, gt=0)
+    """Batches a store's writer thread may have queued before the flow waits for it."""
+
+
 class KafkaConfig(BaseModel):
     """Kafka (``FLOWSENSE_KAFKA__*``)."""
 
@@ -69,8 +78,6 @@ class QuestDBConfig(BaseModel):
     ilp_tcp_port: int = 9009
     user: str = "admin"
     password: str = "quest"
-    max_pending_batches: int = Field(64, gt=0)
-    """Batches a QuestDB sink may queue for its writer thread before the flow waits."""
 
 
 class PostgresConfig(BaseModel):
@@ -132,6 +139,7 @@ class Settings(BaseSettings):
     strategy: StrategyConfig = StrategyConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
+    sinks: SinkConfig = SinkConfig()
     kafka: KafkaConfig = KafkaConfig()
     questdb: QuestDBConfig = QuestDBConfig()
     postgres: PostgresConfig = PostgresConfig()

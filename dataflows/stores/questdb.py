@@ -8,8 +8,6 @@ not in the DDL: ILP adds them on first write, so any level count works.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -59,48 +57,22 @@ def to_frame(table: pa.Table):
     return df.drop(columns=["ts_event"])
 
 
-class _Writer(threading.Thread):
-    """Sends queued Arrow tables to one QuestDB table, off the dataflow's thread.
-
-    The dataflow only converts and enqueues, so a slow HTTP round trip does
-    not hold up the steps behind it (orders must not wait for the tick
-    archive). The queue is bounded: when QuestDB falls behind, ``put`` blocks
-    and the flow slows down rather than losing rows or memory. Whatever is
-    waiting is sent together, in chunks of ``CHUNK_ROWS`` rows (one ILP
-    request each: a backlog can exceed the client's 100 MiB buffer). An
-    error is kept and raised in the dataflow's thread at its next write.
-    """
-
-    def __init__(self, cfg: QuestDBConfig, table: str) -> None:
-        super().__init__(name=f"questdb-{table}", daemon=True)
+class _Partition(StatelessSinkPartition[tuple[str, Any]]):
+    def __init__(self, cfg: QuestDBConfig, table: str, to_arrow) -> None:
         self.table = table
-        self.queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=cfg.max_pending_batches)
-        self.error: BaseException | None = None
+        self.to_arrow = to_arrow
         self.sender = Sender.from_conf(sender_conf(cfg) + "auto_flush=off;")
-        self.sender.establish()  # fail in the caller's thread if QuestDB is not there
+        self.sender.establish()
 
-    def run(self) -> None:
-        try:
-            done = False
-            while not done:
-                tables = [self.queue.get()]
-                while tables[-1] is not None:
-                    try:
-                        tables.append(self.queue.get_nowait())
-                    except queue.Empty:
-                        break
-                done = tables[-1] is None
-                tables = [t for t in tables if t is not None]
-                if tables and self.error is None:
-                    try:
-                        self._send(pa.concat_tables(tables, promote_options="permissive"))
-                    except Exception as e:  # kept for the dataflow's thread to raise
-                        self.error = e
-        finally:
-            self.sender.close()
-
-    def _send(self, table: pa.Table) -> None:
-        df = to_frame(table)
+    def write_batch(self, items: list[tuple[str, Any]]) -> None:
+        tables = [
+            t for t in (self.to_arrow(sym, v) for sym, v in items) if t is not None and t.num_rows
+        ]
+        if not tables:
+            return
+        df = to_frame(pa.concat_tables(tables, promote_options="permissive"))
+        # One ILP request per chunk: a backlog can hand over a whole day at once, and the
+        # client refuses a request above its 100 MiB buffer.
         for start in range(0, len(df), CHUNK_ROWS):
             chunk = df.iloc[start : start + CHUNK_ROWS]
             self.sender.dataframe(
@@ -108,30 +80,8 @@ class _Writer(threading.Thread):
             )
             self.sender.flush()
 
-    def check(self) -> None:
-        if self.error is not None:
-            raise RuntimeError(f"QuestDB table {self.table}: {self.error}") from self.error
-
-
-class _Partition(StatelessSinkPartition[tuple[str, Any]]):
-    def __init__(self, cfg: QuestDBConfig, table: str, to_arrow) -> None:
-        self.to_arrow = to_arrow
-        self.writer = _Writer(cfg, table)
-        self.writer.start()
-
-    def write_batch(self, items: list[tuple[str, Any]]) -> None:
-        self.writer.check()
-        tables = [
-            t for t in (self.to_arrow(sym, v) for sym, v in items) if t is not None and t.num_rows
-        ]
-        if tables:
-            self.writer.queue.put(pa.concat_tables(tables, promote_options="permissive"))
-
     def close(self) -> None:
-        """Send everything queued, then stop; raise if anything failed."""
-        self.writer.queue.put(None)
-        self.writer.join()
-        self.writer.check()
+        self.sender.close()
 
 
 class QuestDBSink(DynamicSink[tuple[str, Any]]):

@@ -60,9 +60,10 @@ def test_sql_errors_are_one_clear_line(probe):
 
 
 def test_questdb_sink_errors_reach_the_dataflow(services):
-    """A write QuestDB refuses (here: a SYMBOL into a LONG column) is raised, not dropped."""
+    """A write QuestDB refuses (a SYMBOL into a LONG column) reaches the worker from the writer."""
     import numpy as np
 
+    from dataflows.sinks import BackgroundSink
     from dataflows.stores.questdb import QuestDBSink, create_tables
     from dataflows.tables import ticks_table
     from schemas.market import Instrument, TickBatch
@@ -88,10 +89,10 @@ def test_questdb_sink_errors_reach_the_dataflow(services):
         z,
         z,
     )
-    part = QuestDBSink(cfg, "ticks", ticks_table).build("ticks_questdb", 0, 1)
+    part = BackgroundSink(QuestDBSink(cfg, "ticks", ticks_table)).build("ticks_questdb", 0, 1)
     try:
         part.write_batch([("X", batch)])
-        with pytest.raises(RuntimeError, match="QuestDB table ticks"):
+        with pytest.raises(RuntimeError, match="ticks_questdb"):
             part.close()
     finally:
         execute(cfg, "DROP TABLE IF EXISTS ticks")
