@@ -202,15 +202,6 @@ def decoder(
     return decode
 
 
-_DECODE_ANY_SYMBOL = decoder()
-
-
-def decode(msg: Any) -> SourceBatch | JsonRecords:
-    """One message through ``decoder()`` (for callers that map message by message)."""
-    (item,) = _DECODE_ANY_SYMBOL([msg])
-    return item
-
-
 class _Normalize(StatefulBatchLogic[JsonRecords, SourceBatch, bytes]):
     """The ``normalize`` step of one symbol: a thin shell over ``Normalizer``.
 
