@@ -20,23 +20,20 @@ from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER, capture_messages
 from dataflows.readers.binance import read_binance
 from flowsense.settings import Settings
-from schemas.market import EMPTY_ASK_PX, EMPTY_BID_PX, Reject, RejectReason, TickBatch, TickFlag
+from schemas.market import (
+    EMPTY_ASK_PX,
+    EMPTY_BID_PX,
+    TICK_COLUMNS,
+    Reject,
+    RejectReason,
+    TickBatch,
+    TickFlag,
+)
 from schemas.wire import decode_message
 
 BOOK, TRADE = int(TickFlag.BOOK), int(TickFlag.TRADE)
 E8 = 10**8
-COLUMNS = (
-    "ts_event",
-    "seq",
-    "flags",
-    "bid_px",
-    "bid_sz",
-    "ask_px",
-    "ask_sz",
-    "trade_px",
-    "trade_sz",
-    "line",
-)
+COLUMNS = (*TICK_COLUMNS, "line")
 
 
 def records(*messages: dict[str, Any], source: str = "ticks.raw/0") -> list[Received]:

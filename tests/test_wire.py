@@ -23,7 +23,7 @@ from dataflows.readers.lobster import read_lobster
 from operators.features import FeatureState
 from operators.predictors import make_predictor
 from operators.validate import Validator
-from schemas.market import Instrument, Reject, RejectReason, TickBatch
+from schemas.market import TICK_COLUMNS, Instrument, Reject, RejectReason, TickBatch
 from schemas.topics import TICKS_RAW
 from schemas.trading import Alert, AlertSeverity, OrderDenied, OrderFilled, Side, SubmitOrder
 from schemas.wire import (
@@ -49,17 +49,6 @@ from schemas.wire import (
 )
 from tests.conftest import BINANCE, lobster
 
-COLUMNS = (
-    "ts_event",
-    "seq",
-    "flags",
-    "bid_px",
-    "bid_sz",
-    "ask_px",
-    "ask_sz",
-    "trade_px",
-    "trade_sz",
-)
 MALFORMED = RejectReason.MALFORMED_MESSAGE
 
 
@@ -67,7 +56,7 @@ def assert_identical(got: TickBatch, want: TickBatch) -> None:
     """Same instrument, source and every column: values, dtype and shape."""
     assert got.instrument == want.instrument
     assert got.source == want.source
-    for name in (*COLUMNS, "line"):
+    for name in (*TICK_COLUMNS, "line"):
         a, b = getattr(got, name), getattr(want, name)
         if b is None:
             assert a is None, name
@@ -230,7 +219,7 @@ def test_real_ticks_split_anywhere_with_any_levels_reassemble(amzn, cuts, levels
     pieces = [
         decode_ticks(encode_ticks(ticks.take(slice(a, b)))) for a, b in itertools.pairwise(bounds)
     ]
-    for name in (*COLUMNS, "line"):
+    for name in (*TICK_COLUMNS, "line"):
         joined = np.concatenate([getattr(p, name) for p in pieces])
         assert np.array_equal(joined, getattr(ticks, name)), name
     assert {p.instrument for p in pieces} == {ticks.instrument}
