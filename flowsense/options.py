@@ -40,3 +40,15 @@ def existing(path: Path) -> Path:
 def emit_json(obj: dict[str, Any]) -> None:
     """The one JSON object of a ``--json`` run, on stdout."""
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
+
+
+def data_path(given: Path | None, default: Path) -> Path:
+    """``--data`` if given, else the ``FLOWSENSE_DATA`` default, which must exist."""
+    if given is not None:
+        return existing(given)
+    if not default.exists():
+        raise InputError(
+            f"{default}: no such folder (the default data, ../shared/data beside the project); "
+            "pass --data PATH or set FLOWSENSE_DATA"
+        )
+    return default

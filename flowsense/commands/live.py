@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from flowsense.cli import app
 from flowsense.errors import InputError
-from flowsense.options import Json, Levels, emit_json, existing
+from flowsense.options import Json, Levels, data_path, emit_json
 from flowsense.settings import Settings
 
 
@@ -64,7 +64,7 @@ def publish(
     from dataflows.publish import publish as produce
 
     settings = Settings()
-    path = existing(data or settings.data)
+    path = data_path(data, settings.data)
     if form is WireForm.JSON:
         try:
             items: list = json_messages(path)

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from flowsense.cli import app
 from flowsense.errors import InputError
-from flowsense.options import Json, Levels, emit_json, existing
+from flowsense.options import Json, Levels, data_path, emit_json, existing
 from flowsense.settings import Settings
 
 if TYPE_CHECKING:
@@ -188,7 +188,12 @@ def replay(
     )
     settings = base.model_copy(update={"replay": replay_cfg})
     summary = run_replay(
-        settings, data or settings.data, parse_speed(speed), workers, run_dir, progress=not json
+        settings,
+        data_path(data, settings.data),
+        parse_speed(speed),
+        workers,
+        run_dir,
+        progress=not json,
     )
     if json:
         emit_json(summary)
