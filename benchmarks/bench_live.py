@@ -66,7 +66,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import bytewax.operators as op  # noqa: E402
-from bytewax.connectors.kafka import KafkaSink  # noqa: E402
 from bytewax.dataflow import Dataflow  # noqa: E402
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 from bytewax.testing import cluster_main, run_main  # noqa: E402
@@ -75,6 +74,7 @@ from questdb import Sender  # noqa: E402
 
 from benchmarks.common import machine  # noqa: E402
 from dataflows import live  # noqa: E402
+from dataflows.kafka import AsyncKafkaSink  # noqa: E402
 from dataflows.live import TicksSource, build_live_flow, ticks_in  # noqa: E402
 from dataflows.publish import batches, paced, publish  # noqa: E402
 from dataflows.steps import _stateful, _validate, trading_steps  # noqa: E402
@@ -264,7 +264,7 @@ def timed_sinks(keep: set[str] = frozenset()) -> Iterator[dict[str, list]]:
     the items are kept for the step names in ``keep``.
     """
     logs: dict[str, list] = {}
-    names = ("KafkaSink", "QuestDBSink", "PostgresSink", "RedisSink")
+    names = ("AsyncKafkaSink", "QuestDBSink", "PostgresSink", "RedisSink")
     saved = {n: getattr(live, n) for n in names}
 
     def wrap(cls):
@@ -587,7 +587,7 @@ def latency(
 
         keep = {"features_kafka", "orders_kafka"}
         with timed_sinks(keep) as logs:
-            live.KafkaSink = lambda *a, **k: _Go(KafkaSink(*a, **k), logs, keep)
+            live.AsyncKafkaSink = lambda *a, **k: _Go(AsyncKafkaSink(*a, **k), logs, keep)
             run_main(build_live_flow(settings, from_beginning=True, until_idle_s=idle_s))
 
         def keyed(name: str, keys) -> list[tuple[int, list[tuple[str, int]]]]:

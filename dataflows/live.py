@@ -40,18 +40,13 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import (
-    KafkaError,
-    KafkaSink,
-    KafkaSinkMessage,
-    KafkaSource,
-    KafkaSourceMessage,
-)
+from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import StatefulSourcePartition
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
+from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource
 from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER
 from dataflows.sinks import BackgroundSink
@@ -97,8 +92,8 @@ class _IdlePartition(StatefulSourcePartition):
         self.inner.close()
 
 
-class TicksSource(KafkaSource):
-    """Bytewax's Kafka source over ``ticks.raw``, optionally ending when idle."""
+class TicksSource(LowLatencyKafkaSource):
+    """The Kafka source over ``ticks.raw``, optionally ending when idle."""
 
     def __init__(
         self, settings: Settings, from_beginning: bool, until_idle_s: float | None
@@ -278,7 +273,9 @@ def build_live_flow(
     out = trading_steps(ticks_in(raw, settings), settings)
 
     brokers = [settings.kafka.bootstrap]
-    producer = {"enable.idempotence": "true", "linger.ms": "5"}
+    # Outputs that traders wait for go out at once; bulk topics may wait 5 ms to batch.
+    urgent = {"enable.idempotence": "true", "linger.ms": "0"}
+    bulk = {"enable.idempotence": "true", "linger.ms": "5"}
 
     def bg(sink):
         """The tick archive (QuestDB) is written from a thread of its own: the steps behind
@@ -286,20 +283,18 @@ def build_live_flow(
         flow slower on 2 cores (GIL and CPU shared with the brokers), so only QuestDB has one."""
         return BackgroundSink(sink, settings.sinks.max_pending_batches)
 
-    def to_kafka(name: str, stream, topic: str, kind: str, to_arrow) -> None:
+    def to_kafka(name: str, stream, topic: str, kind: str, to_arrow, config) -> None:
         msgs = op.filter_map(f"{name}_encode", stream, _kafka_out(kind, to_arrow))
-        op.output(f"{name}_kafka", msgs, KafkaSink(brokers, topic, add_config=producer))
+        op.output(f"{name}_kafka", msgs, AsyncKafkaSink(brokers, topic, config))
 
-    to_kafka("features", out.features, topics.FEATURES, "features", features_table)
-    to_kafka("predictions", out.predictions, topics.PREDICTIONS, "predictions", predictions_table)
-    to_kafka("orders", out.orders, topics.ORDERS, "orders", orders_table)
-    to_kafka("fills", out.fills, topics.FILLS, "fills", fills_table)
-    dead = op.flat_map("deadletter_encode", out.rejects, _deadletter)
-    op.output(
-        "deadletter_kafka",
-        dead,
-        KafkaSink(brokers, topics.TICKS_DEADLETTER, add_config=producer),
+    to_kafka("features", out.features, topics.FEATURES, "features", features_table, bulk)
+    to_kafka(
+        "predictions", out.predictions, topics.PREDICTIONS, "predictions", predictions_table, bulk
     )
+    to_kafka("orders", out.orders, topics.ORDERS, "orders", orders_table, urgent)
+    to_kafka("fills", out.fills, topics.FILLS, "fills", fills_table, urgent)
+    dead = op.flat_map("deadletter_encode", out.rejects, _deadletter)
+    op.output("deadletter_kafka", dead, AsyncKafkaSink(brokers, topics.TICKS_DEADLETTER, bulk))
 
     qdb = settings.questdb
     op.output("ticks_questdb", out.ticks, bg(QuestDBSink(qdb, "ticks", ticks_table)))
