@@ -49,10 +49,8 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource
 from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER
-from dataflows.sinks import BackgroundSink
 from dataflows.steps import SourceBatch, key_by_symbol, trading_steps
 from dataflows.stores.postgres import PostgresSink, migrate
-from dataflows.stores.questdb import QuestDBSink, create_tables
 from dataflows.stores.redis import RedisSink
 from dataflows.tables import (
     features_table,
@@ -264,10 +262,13 @@ def build_live_flow(
     from_beginning: bool = False,
     until_idle_s: float | None = None,
 ) -> Dataflow:
-    """The live dataflow; prepares the stores' schemas (idempotent) before it starts."""
+    """The live dataflow; prepares the PostgreSQL schema (idempotent) before it starts.
+
+    QuestDB is written by the archiver (``dataflows.archive``) from the
+    ``ticks``, ``features`` and ``predictions`` topics, never from here.
+    """
     settings = settings or Settings()
     migrate(settings.postgres.dsn)
-    create_tables(settings.questdb)
     flow = Dataflow("live")
     raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, until_idle_s))
     out = trading_steps(ticks_in(raw, settings), settings)
@@ -277,16 +278,11 @@ def build_live_flow(
     urgent = {"enable.idempotence": "true", "linger.ms": "0"}
     bulk = {"enable.idempotence": "true", "linger.ms": "5"}
 
-    def bg(sink):
-        """The tick archive (QuestDB) is written from a thread of its own: the steps behind
-        it never wait on its HTTP round trips. Measured: giving every sink a thread made the
-        flow slower on 2 cores (GIL and CPU shared with the brokers), so only QuestDB has one."""
-        return BackgroundSink(sink, settings.sinks.max_pending_batches)
-
     def to_kafka(name: str, stream, topic: str, kind: str, to_arrow, config) -> None:
         msgs = op.filter_map(f"{name}_encode", stream, _kafka_out(kind, to_arrow))
         op.output(f"{name}_kafka", msgs, AsyncKafkaSink(brokers, topic, config))
 
+    to_kafka("ticks", out.ticks, topics.TICKS, "ticks", ticks_table, bulk)
     to_kafka("features", out.features, topics.FEATURES, "features", features_table, bulk)
     to_kafka(
         "predictions", out.predictions, topics.PREDICTIONS, "predictions", predictions_table, bulk
@@ -296,14 +292,6 @@ def build_live_flow(
     dead = op.flat_map("deadletter_encode", out.rejects, _deadletter)
     op.output("deadletter_kafka", dead, AsyncKafkaSink(brokers, topics.TICKS_DEADLETTER, bulk))
 
-    qdb = settings.questdb
-    op.output("ticks_questdb", out.ticks, bg(QuestDBSink(qdb, "ticks", ticks_table)))
-    op.output("features_questdb", out.features, bg(QuestDBSink(qdb, "features", features_table)))
-    op.output(
-        "predictions_questdb",
-        out.predictions,
-        bg(QuestDBSink(qdb, "predictions", predictions_table)),
-    )
     trading = op.merge("orders_and_fills", out.orders, out.fills)
     op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
     hot = op.merge("hot_values", out.features, out.predictions, out.fills)

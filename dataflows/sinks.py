@@ -8,7 +8,6 @@ in row groups of ``ROW_GROUP`` rows.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -95,68 +94,6 @@ class ParquetSink(DynamicSink[tuple[str, Any]]):
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ParquetPartition:
         self._folder.mkdir(parents=True, exist_ok=True)
         return _ParquetPartition(self._folder, worker_index, self._to_arrow, self._on_write)
-
-
-class _BackgroundPartition(StatelessSinkPartition[Any]):
-    """Hands batches to a thread that runs the real partition's writes.
-
-    Sinks that wait on the network (a database round trip, Kafka's acks)
-    would otherwise hold up every step of the worker behind them. The queue
-    is bounded: when a store falls behind, ``put`` blocks and the flow slows
-    down rather than losing rows or memory. What is waiting is written
-    together. An error is kept and raised in the worker's thread at its next
-    write or at ``close``, which first writes everything queued.
-    """
-
-    def __init__(self, inner: StatelessSinkPartition[Any], max_pending: int, name: str) -> None:
-        self.inner = inner
-        self.queue: queue.Queue[list[Any] | None] = queue.Queue(maxsize=max_pending)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        done = False
-        while not done:
-            batches = [self.queue.get()]
-            while batches[-1] is not None:
-                try:
-                    batches.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            done = batches[-1] is None
-            items = [item for batch in batches if batch is not None for item in batch]
-            if items and self.error is None:
-                try:
-                    self.inner.write_batch(items)
-                except Exception as e:  # raised in the worker's thread
-                    self.error = e
-
-    def _check(self) -> None:
-        if self.error is not None:
-            raise RuntimeError(f"{self.thread.name}: {self.error}") from self.error
-
-    def write_batch(self, items: list[Any]) -> None:
-        self._check()
-        self.queue.put(items)
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        self.inner.close()
-        self._check()
-
-
-class BackgroundSink(DynamicSink[Any]):
-    """Runs another dynamic sink's writes on a thread of its own, behind a bounded queue."""
-
-    def __init__(self, inner: DynamicSink[Any], max_pending: int = 64) -> None:
-        self.inner = inner
-        self.max_pending = max_pending
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _BackgroundPartition:
-        part = self.inner.build(step_id, worker_index, worker_count)
-        return _BackgroundPartition(part, self.max_pending, f"{step_id}-w{worker_index}")
 
 
 def read_table(run_dir: Path, table: str) -> pl.DataFrame:

@@ -42,13 +42,17 @@ class BrokerConfig(BaseModel):
     fee_bps: float = Field(0.0, ge=0)
 
 
-class SinkConfig(BaseModel):
-    """Store writers of the live flow (``FLOWSENSE_SINKS__*``)."""
+class ArchiveConfig(BaseModel):
+    """The archiver, output topics -> QuestDB (``FLOWSENSE_ARCHIVE__*``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_pending_batches: int = Field(64, gt=0)
-    """Batches a store's writer thread may have queued before the flow waits for it."""
+    group: str = "flowsense-archive"
+    """Kafka consumer group: its committed offsets say what is archived."""
+    batch_messages: int = Field(1000, gt=0)
+    """Messages read (and written to QuestDB together) at most per poll."""
+    nice: int = Field(5, ge=0, le=19)
+    """CPU priority below the trading flow's, for the process ``flowsense live`` starts."""
 
 
 class KafkaConfig(BaseModel):
@@ -139,7 +143,7 @@ class Settings(BaseSettings):
     strategy: StrategyConfig = StrategyConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
-    sinks: SinkConfig = SinkConfig()
+    archive: ArchiveConfig = ArchiveConfig()
     kafka: KafkaConfig = KafkaConfig()
     questdb: QuestDBConfig = QuestDBConfig()
     postgres: PostgresConfig = PostgresConfig()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 TICKS_RAW = "ticks.raw"
 """Ticks from outside producers and ``flowsense publish``; key = symbol."""
+TICKS = "ticks"
+"""Ticks the live flow accepted (after validation and normalisation); key = symbol."""
 TICKS_DEADLETTER = "ticks.deadletter"
 """Input refused with a reason, with the raw bytes."""
 FEATURES = "features"
@@ -12,4 +14,6 @@ ORDERS = "orders"
 FILLS = "fills"
 ALERTS = "alerts"
 
-ALL = (TICKS_RAW, TICKS_DEADLETTER, FEATURES, PREDICTIONS, ORDERS, FILLS, ALERTS)
+ALL = (TICKS_RAW, TICKS, TICKS_DEADLETTER, FEATURES, PREDICTIONS, ORDERS, FILLS, ALERTS)
+BY_SYMBOL = (TICKS_RAW, TICKS)
+"""The high-volume topics, with ``kafka.partitions`` partitions keyed by symbol; others have 1."""

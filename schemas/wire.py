@@ -163,6 +163,7 @@ class WireKind(IntEnum):
 class TableKind(StrEnum):
     """Tables that ride the envelope (the output topics, plus bars and rejects)."""
 
+    TICKS = "ticks"
     FEATURES = "features"
     BARS = "bars"
     PREDICTIONS = "predictions"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -124,14 +129,69 @@ def live(
     workers: Annotated[
         int, typer.Option("--workers", "-w", min=1, help="Bytewax worker threads.")
     ] = 1,
+    archive_too: Annotated[
+        bool,
+        typer.Option(
+            "--archive/--no-archive",
+            help="Also run the archiver (output topics -> QuestDB) in a process of its own.",
+        ),
+    ] = True,
 ) -> None:
-    """Run the live dataflow: Kafka ticks.raw in; Kafka, QuestDB, PostgreSQL and Redis out."""
+    """Run the live dataflow: Kafka ticks.raw in; Kafka, PostgreSQL and Redis out (QuestDB
+    through the archiver)."""
     from bytewax.testing import cluster_main, run_main
 
     from dataflows.live import build_live_flow
 
-    flow = build_live_flow(Settings(), from_beginning, until_idle)
-    if workers == 1:
-        run_main(flow)
+    settings = Settings()
+    flow = build_live_flow(settings, from_beginning, until_idle)
+    archiver = None
+    if archive_too:  # closing its stdin: archive what is left in the topics, then stop
+        cmd = [sys.executable, "-m", "flowsense", "archive", "--json", "--until-eof"]
+        archiver = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        if workers == 1:
+            run_main(flow)
+        else:
+            cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    finally:
+        if archiver:
+            archiver.stdin.close()
+    if archiver and (code := archiver.wait()):
+        raise typer.Exit(code if code > 0 else 1)
+
+
+@app.command()
+def archive(
+    until_idle: Annotated[
+        float | None,
+        typer.Option("--until-idle", min=0, help="Stop after this many seconds without a message."),
+    ] = None,
+    until_eof: Annotated[
+        bool,
+        typer.Option("--until-eof", hidden=True, help="Stop when stdin closes (`live` uses it)."),
+    ] = False,
+    json: Json = False,
+) -> None:
+    """Copy the live flow's ticks, features and predictions topics into QuestDB.
+
+    Runs until stopped; on SIGTERM it first archives what is left in the topics.
+    """
+    from dataflows.archive import run_archive
+
+    settings = Settings()
+    os.nice(settings.archive.nice)  # the trading flow comes first on a busy machine
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if until_eof:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    console = Console(stderr=True)
+    try:
+        report = run_archive(settings, until_idle, stop)
+    except KeyboardInterrupt:
+        return
+    if json:
+        emit_json(report)
     else:
-        cluster_main(flow, [], 0, worker_count_per_proc=workers)
+        rows = ", ".join(f"{n:,} {t}" for t, n in report["rows"].items())
+        console.print(f"archived {rows} rows to QuestDB in {report['elapsed_s']} s")

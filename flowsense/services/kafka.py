@@ -127,9 +127,10 @@ class Kafka(Service):
             return False
 
     def provision(self, progress: Progress) -> dict[str, Any]:
-        """Create the topics of ``schemas/topics.py``: ``ticks.raw`` with ``kafka.partitions``."""
+        """Create the topics of ``schemas/topics.py``: those keyed by symbol with
+        ``kafka.partitions``."""
         admin = self.admin()
-        wanted = {t: self.config.partitions if t == topics.TICKS_RAW else 1 for t in topics.ALL}
+        wanted = {t: self.config.partitions if t in topics.BY_SYMBOL else 1 for t in topics.ALL}
         existing = admin.list_topics(timeout=10).topics
         new = [NewTopic(t, n, 1) for t, n in wanted.items() if t not in existing]
         grow = [

@@ -14,8 +14,11 @@ from schemas import topics
 
 
 def reset_topics(settings: Settings) -> None:
-    """Delete and recreate every topic (``ticks.raw`` with ``kafka.partitions``)."""
+    """Delete and recreate every topic (those keyed by symbol with ``kafka.partitions``)."""
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    groups = [g.group_id for g in admin.list_consumer_groups().result().valid]
+    if settings.archive.group in groups:  # its offsets would skip the new topics' messages
+        admin.delete_consumer_groups([settings.archive.group])[settings.archive.group].result()
     gone = [t for t in topics.ALL if t in admin.list_topics(timeout=10).topics]
     if gone:
         for f in admin.delete_topics(gone, operation_timeout=30).values():
@@ -25,7 +28,7 @@ def reset_topics(settings: Settings) -> None:
             break
         time.sleep(0.1)
     new = [
-        NewTopic(t, settings.kafka.partitions if t == topics.TICKS_RAW else 1, 1)
+        NewTopic(t, settings.kafka.partitions if t in topics.BY_SYMBOL else 1, 1)
         for t in topics.ALL
     ]
     for _ in range(50):

@@ -14,6 +14,7 @@ import redis
 from bytewax.testing import run_main
 from confluent_kafka import Producer
 
+from dataflows.archive import run_archive
 from dataflows.live import build_live_flow
 from dataflows.publish import batches, publish
 from dataflows.sinks import read_table
@@ -52,6 +53,7 @@ def live_run(services, sample, tmp_path_factory):
     junk.produce(topics.TICKS_RAW, b'{"v": 1, "type": "book"', b"JUNK")
     assert junk.flush(10) == 0
     run_main(build_live_flow(settings, from_beginning=True, until_idle_s=3.0))
+    run_archive(settings, until_idle_s=1.0)  # QuestDB catches up from the output topics
     return settings, replay_dir
 
 
@@ -113,6 +115,7 @@ def test_a_second_run_over_the_same_input_adds_no_rows(live_run):
             "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM audit_log)"
         ).fetchone()
     run_main(build_live_flow(settings, from_beginning=True, until_idle_s=3.0))
+    run_archive(settings, until_idle_s=1.0)  # QuestDB catches up from the output topics
     time.sleep(2)
     assert wal_applied(settings, "features", 40_000, timeout=5) == 40_000
     with psycopg.connect(settings.postgres.dsn) as conn:

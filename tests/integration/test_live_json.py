@@ -18,6 +18,7 @@ import pytest
 from bytewax.testing import run_main
 from confluent_kafka import Producer
 
+from dataflows.archive import run_archive
 from dataflows.live import build_live_flow
 from dataflows.publish import json_messages, publish_json
 from dataflows.sinks import read_table
@@ -107,6 +108,7 @@ def json_run(services, tmp_path_factory):
     assert publish_json(settings.kafka.bootstrap, capture) == len(capture) == 74_655
     where = _produce(settings, GOOD + [(key, value) for _, key, value, _ in MALFORMED])
     run_main(build_live_flow(settings, from_beginning=True, until_idle_s=3.0))
+    run_archive(settings, until_idle_s=1.0)  # QuestDB catches up from the output topics
     letters = [json.loads(v) for _, v in consume_all(settings, topics.TICKS_DEADLETTER)]
     return settings, replay_dir, where[len(GOOD) :], letters
 

@@ -59,16 +59,21 @@ def test_sql_errors_are_one_clear_line(probe):
         run_query("SELECT * FROM query_nope", 10, settings)
 
 
-def test_questdb_sink_errors_reach_the_dataflow(services):
-    """A write QuestDB refuses (a SYMBOL into a LONG column) reaches the worker from the writer."""
+def test_a_write_questdb_refuses_stops_the_archiver_before_its_commit(services):
+    """A write QuestDB refuses (a SYMBOL into a LONG column) is raised by the archiver,
+    and the offset of that message is not committed: nothing is lost."""
     import numpy as np
+    from confluent_kafka import Consumer, Producer, TopicPartition
 
-    from dataflows.sinks import BackgroundSink
-    from dataflows.stores.questdb import QuestDBSink, create_tables
+    from dataflows.archive import run_archive
+    from dataflows.stores.questdb import create_tables
     from dataflows.tables import ticks_table
+    from schemas import topics, wire
     from schemas.market import Instrument, TickBatch
+    from tests.integration.helpers import reset_topics
 
     cfg = services.questdb
+    reset_topics(services)
     execute(cfg, "DROP TABLE IF EXISTS ticks")
     execute(
         cfg,
@@ -89,11 +94,20 @@ def test_questdb_sink_errors_reach_the_dataflow(services):
         z,
         z,
     )
-    part = BackgroundSink(QuestDBSink(cfg, "ticks", ticks_table)).build("ticks_questdb", 0, 1)
+    producer = Producer({"bootstrap.servers": services.kafka.bootstrap})
+    producer.produce(topics.TICKS, wire.encode_table("ticks", ticks_table("X", batch)), b"X")
+    assert producer.flush(10) == 0
     try:
-        part.write_batch([("X", batch)])
-        with pytest.raises(RuntimeError, match="ticks_questdb"):
-            part.close()
+        with pytest.raises(Exception, match=r"(?i)symbol|column|type"):
+            run_archive(services, until_idle_s=2.0)
+        consumer = Consumer(
+            {"bootstrap.servers": services.kafka.bootstrap, "group.id": services.archive.group}
+        )
+        parts = [TopicPartition(topics.TICKS, p) for p in range(services.kafka.partitions)]
+        committed = consumer.committed(parts, timeout=10)
+        consumer.close()
+        assert all(p.offset < 0 for p in committed)  # nothing committed: it will be read again
     finally:
+        reset_topics(services)
         execute(cfg, "DROP TABLE IF EXISTS ticks")
         create_tables(cfg)
