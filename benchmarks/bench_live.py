@@ -8,10 +8,15 @@ empties the topics and the QuestDB and PostgreSQL tables first: run it on a
 development machine only. About 2 minutes.
 
 Input: the whole LOBSTER day of AMZN (5 levels) and GOOG (10 levels), 303 851
-ticks, published to fresh topics (``ticks.raw`` keyed by symbol: with two
-symbols, two of its partitions carry data) in messages of ``--batch`` ticks.
+ticks, published to fresh topics (``ticks.raw`` keyed by symbol) in messages
+of ``--batch`` ticks. Bytewax routes a key to a worker by its hash, and AMZN
+and GOOG both land on worker 0 of 2; so the scaling runs publish the day
+twice, the second time under the names ``AMZN.2`` and ``GOOG.2``, which land
+on worker 1 (the rows each worker made are in the output).
 
-1. Kafka -> features, ticks/s on 1 and on 2 Bytewax workers: the pieces of
+1. Kafka -> features, ticks/s on 1 and on 2 Bytewax workers (threads of one
+   process, and processes of one worker each, ``cluster_main`` over
+   loopback, as ``-i``/``-a`` deploy them): the pieces of
    ``dataflows/live.py`` (``TicksSource`` from the beginning with an idle end,
    ``ticks_in``: decode and key by symbol), then the ``validate`` and
    ``features`` steps of ``dataflows/steps.py``, into a counting sink that
@@ -21,15 +26,17 @@ symbols, two of its partitions carry data) in messages of ``--batch`` ticks.
    (ticks / (last row - first messages out of Kafka)) is reported too: ~0.5 s
    of the start-up is librdkafka's offset query for a freshly assigned
    partition. Then the whole live flow (``build_live_flow``: every step and every
-   sink: Kafka topics, QuestDB, PostgreSQL, Redis), timed to the end of its
-   last sink write (its sinks wrapped to record when they write; the flow is
-   otherwise unchanged, but see ``_TimedPart`` for the one workaround).
-2. QuestDB sink rows/s: the features rows of the same day (and its ticks rows)
-   through ``QuestDBSink``'s partition (``write_batch``), grouped as the
-   whole-flow run handed them to that sink, to all rows visible (``count()``
-   polled; the tables are WAL with DEDUP UPSERT KEYS); the baseline is the raw
-   client's ``Sender.dataframe`` of the same rows in the same groups, as
-   DataFrames built beforehand (one flush each, as the sink does).
+   sink: Kafka topics, PostgreSQL, Redis) with the archiver (``flowsense
+   archive``, its own process, as ``flowsense live`` runs it) beside it, timed
+   to the end of the flow's last sink write and to the last QuestDB row
+   visible (its sinks wrapped to record when they write; the flow is
+   otherwise unchanged).
+2. QuestDB rows/s: the archiver (``dataflows.archive.run_archive``) copying
+   the ``ticks``, ``features`` and ``predictions`` topics the whole-flow run
+   wrote into empty tables, to all rows visible (``count()`` polled; the
+   tables are WAL with DEDUP UPSERT KEYS); the baseline is the raw client's
+   ``Sender.dataframe`` of the same features rows, as DataFrames built
+   beforehand, in 65 536-row requests.
 3. Latency at a steady ``--rate`` ticks/s: a second process publishes
    messages of ``--latency-rows`` ticks paced by ``dataflows.publish.paced``
    (``linger.ms=0``, the produce time also in a ``t_ns`` header) while a flow
@@ -38,8 +45,9 @@ symbols, two of its partitions carry data) in messages of ``--batch`` ticks.
    time it reaches its sink minus that of the message carrying its
    triggering tick (``prediction_id`` ends in the tick's ``seq``). Three
    flows: Kafka -> features (as in 1), Kafka -> every step of the live flow
-   into in-process sinks (no stores), and the whole live flow (times at its
-   ``features`` and ``orders`` Kafka sinks); then the whole live flow again at
+   into in-process sinks (no stores), and the whole live flow with the
+   archiver beside it (times at its ``features`` and ``orders`` Kafka sinks);
+   then the whole live flow again at
    ``--low-rate`` for ``--low-rate-s``. A warm-up prefix (the first
    ``--warmup`` messages, sent at once before the clock) is left out.
 """
@@ -51,11 +59,14 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,28 +81,31 @@ from bytewax.dataflow import Dataflow  # noqa: E402
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 from bytewax.testing import cluster_main, run_main  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient  # noqa: E402
 from questdb import Sender  # noqa: E402
 
 from benchmarks.common import machine  # noqa: E402
 from dataflows import live  # noqa: E402
+from dataflows.archive import run_archive  # noqa: E402
 from dataflows.kafka import AsyncKafkaSink  # noqa: E402
 from dataflows.live import TicksSource, build_live_flow, ticks_in  # noqa: E402
 from dataflows.publish import batches, paced, publish  # noqa: E402
 from dataflows.steps import _stateful, _validate, trading_steps  # noqa: E402
 from dataflows.stores.questdb import (  # noqa: E402
+    CHUNK_ROWS,
     SYMBOLS,
-    QuestDBSink,
     create_tables,
     execute,
     sender_conf,
     to_frame,
 )
-from dataflows.tables import features_table, ticks_table  # noqa: E402
+from dataflows.tables import features_table  # noqa: E402
 from flowsense import services  # noqa: E402
 from flowsense.settings import SHARED_DATA, Settings  # noqa: E402
 from operators.features import FeatureState  # noqa: E402
 from operators.validate import Validator  # noqa: E402
 from schemas import topics, wire  # noqa: E402
+from schemas.market import TickBatch  # noqa: E402
 from tests.integration.helpers import reset_stores, reset_topics  # noqa: E402
 
 FILES = {"AMZN": 5, "GOOG": 10}
@@ -197,46 +211,16 @@ def trading_flow(
     return flow
 
 
-QUESTDB_CHUNK_ROWS = 65_536
-"""Rows per ``QuestDBSink.write_batch`` call at most in the whole-flow runs (see ``_TimedPart``)."""
-
-
-def _rows(item: Any) -> int:
-    try:
-        return len(item[1])
-    except TypeError:
-        return 1
-
-
 class _TimedPart(StatelessSinkPartition):
-    """Logs each ``write_batch``; with ``max_rows``, splits it into calls of at most that many rows.
+    """Logs each ``write_batch``: entry and exit wall times, and the items or their count."""
 
-    The split is a workaround: ``QuestDBSink`` sends a whole ``write_batch`` as one
-    ILP/HTTP request, and the Kafka source hands a backlog to it in one batch
-    (1 000 messages: here the whole day, ~120 MB of ILP text), which the client
-    refuses (``max_buf_size``, 100 MiB by default).
-    """
-
-    def __init__(
-        self, inner: StatelessSinkPartition, log: list, keep: bool, max_rows: int | None
-    ) -> None:
-        self.inner, self.log, self.keep, self.max_rows = inner, log, keep, max_rows
+    def __init__(self, inner: StatelessSinkPartition, log: list, keep: bool) -> None:
+        self.inner, self.log, self.keep = inner, log, keep
 
     def write_batch(self, items: list[Any]) -> None:
-        chunks = [items]
-        if self.max_rows is not None:
-            chunks, rows = [[]], 0
-            for item in items:
-                n = _rows(item)
-                if chunks[-1] and rows + n > self.max_rows:
-                    chunks.append([])
-                    rows = 0
-                chunks[-1].append(item)
-                rows += n
-        for chunk in chunks:
-            t_in = time.time_ns()
-            self.inner.write_batch(chunk)
-            self.log.append((t_in, time.time_ns(), chunk if self.keep else len(chunk)))
+        t_in = time.time_ns()
+        self.inner.write_batch(items)
+        self.log.append((t_in, time.time_ns(), items if self.keep else len(items)))
 
     def close(self) -> None:
         self.inner.close()
@@ -252,8 +236,7 @@ class TimedSink(DynamicSink):
         name = step_id.rsplit(".", 1)[-1]
         log = self.logs.setdefault(name, [])
         inner = self.inner.build(step_id, worker_index, worker_count)
-        max_rows = QUESTDB_CHUNK_ROWS if isinstance(self.inner, QuestDBSink) else None
-        return _TimedPart(inner, log, name in self.keep, max_rows)
+        return _TimedPart(inner, log, name in self.keep)
 
 
 @contextmanager
@@ -264,7 +247,7 @@ def timed_sinks(keep: set[str] = frozenset()) -> Iterator[dict[str, list]]:
     the items are kept for the step names in ``keep``.
     """
     logs: dict[str, list] = {}
-    names = ("AsyncKafkaSink", "QuestDBSink", "PostgresSink", "RedisSink")
+    names = ("AsyncKafkaSink", "PostgresSink", "RedisSink")
     saved = {n: getattr(live, n) for n in names}
 
     def wrap(cls):
@@ -279,6 +262,16 @@ def timed_sinks(keep: set[str] = frozenset()) -> Iterator[dict[str, list]]:
             setattr(live, n, cls)
 
 
+ALIASES = {"AMZN": "AMZN.2", "GOOG": "GOOG.2"}
+"""Second names of the day for the scaling runs: Bytewax routes these to worker 1 of 2."""
+
+
+def aliased(items: list[TickBatch]) -> list[TickBatch]:
+    """``items`` and the same batches again under ``ALIASES`` names."""
+    again = [replace(b, instrument=replace(b.instrument, symbol=ALIASES[b.symbol])) for b in items]
+    return items + again
+
+
 def run_flow(flow: Dataflow, workers: int) -> None:
     if workers == 1:
         run_main(flow)
@@ -286,39 +279,102 @@ def run_flow(flow: Dataflow, workers: int) -> None:
         cluster_main(flow, [], 0, worker_count_per_proc=workers)
 
 
+@contextmanager
+def archiver() -> Iterator[subprocess.Popen]:
+    """``flowsense archive`` in its own process, as ``flowsense live`` starts it; on exit it
+    archives what is left in the topics and stops."""
+    cmd = [sys.executable, "-m", "flowsense", "archive", "--json", "--until-eof"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        proc.stdin.close()
+        if proc.wait(600):
+            raise RuntimeError(f"the archiver failed (exit code {proc.returncode})")
+
+
 # ---------------------------------------------------------------- 1. throughput
 
 
-def kafka_to_features(settings: Settings, workers: int, idle_s: float) -> dict[str, Any]:
-    sink, mark = CountingSink(), []
-    flow = features_flow(settings, idle_s, sink, marked_source(mark))
-    t0 = time.perf_counter()
-    run_flow(flow, workers)
-    t_end = time.perf_counter()
-    rows = sum(int(r[0]) for r in sink.log.values())
-    last = max(r[2] for r in sink.log.values())
+def _features_result(t0: float, mark: float, t_end: float, log: dict) -> dict[str, Any]:
+    rows = sum(int(r[0]) for r in log.values())
+    last = max(r[2] for r in log.values())
     return {
         "ticks": rows,
         "seconds": last - t0,
         "ticks_per_s": rows / (last - t0),
-        "startup_s": mark[0] - t0,
-        "ticks_per_s_after_start": rows / (last - mark[0]),
+        "startup_s": mark - t0,
+        "ticks_per_s_after_start": rows / (last - mark),
         "idle_tail_s": t_end - last,
-        "rows_by_worker": {w: int(r[0]) for w, r in sorted(sink.log.items())},
+        "rows_by_worker": {w: int(r[0]) for w, r in sorted(log.items())},
     }
 
 
-def whole_live_flow(settings: Settings, workers: int, idle_s: float) -> dict[str, Any]:
+def kafka_to_features(settings: Settings, workers: int, idle_s: float) -> dict[str, Any]:
+    """Worker threads of this process."""
+    sink, mark = CountingSink(), []
+    flow = features_flow(settings, idle_s, sink, marked_source(mark))
+    t0 = time.perf_counter()
+    run_flow(flow, workers)
+    return _features_result(t0, mark[0], time.perf_counter(), sink.log)
+
+
+def _features_process(
+    addresses: list[str], proc_id: int, idle_s: float, warm: list, out: Any
+) -> None:
+    feature_items(warm)  # Numba's cache loads here, not in the timed run (as in the parent)
+    sink, mark = CountingSink(), []
+    flow = features_flow(Settings(), idle_s, sink, marked_source(mark))
+    t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for every process of the machine
+    cluster_main(flow, addresses, proc_id, worker_count_per_proc=1)
+    out.put((t0, mark[0] if mark else None, time.perf_counter(), sink.log))
+
+
+def kafka_to_features_processes(processes: int, idle_s: float, warm: list) -> dict[str, Any]:
+    """Processes of one worker each, talking over loopback (as ``-i``/``-a`` run them)."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    ports = [free_port() for _ in range(processes)]
+    addresses = [f"127.0.0.1:{p}" for p in ports]
+    procs = [
+        ctx.Process(target=_features_process, args=(addresses, i, idle_s, warm, out))
+        for i in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    got = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(60)
+    log = {w: r for *_, lg in got for w, r in lg.items()}
+    t0 = max(g[0] for g in got)  # the flow starts when the last process is in
+    mark = min(g[1] for g in got if g[1] is not None)
+    return _features_result(t0, mark, max(g[2] for g in got), log)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def whole_live_flow(settings: Settings, workers: int, idle_s: float, ticks: int) -> dict[str, Any]:
+    """The live flow with the archiver beside it: to its last sink write, and to the last
+    QuestDB row visible."""
     reset_stores(settings)
+    reset_archive(settings)
     mark: list[int] = []
     saved = live.TicksSource
     live.TicksSource = marked_source(mark, time.time_ns)
     try:
-        with timed_sinks() as logs:
+        with archiver(), timed_sinks() as logs:
             flow = build_live_flow(settings, from_beginning=True, until_idle_s=idle_s)
             t0 = time.time_ns()
             run_flow(flow, workers)
             t_end = time.time_ns()
+        archived = time.time_ns()
+        for table in ("ticks", "features", "predictions"):
+            wait_visible(settings, table, ticks)
+        visible = time.time_ns()
     finally:
         live.TicksSource = saved
     last = max(t_out for log in logs.values() for _, t_out, _ in log)
@@ -328,14 +384,24 @@ def whole_live_flow(settings: Settings, workers: int, idle_s: float) -> dict[str
         "startup_s": (mark[0] - t0) / 1e9,
         "seconds_after_start": (last - mark[0]) / 1e9,
         "idle_tail_s": (t_end - last) / 1e9,
+        "archived_s": (archived - t0) / 1e9,
+        "questdb_visible_s": (visible - t0) / 1e9,
         "sink_seconds": {k: round(v, 3) for k, v in sorted(busy.items(), key=lambda kv: -kv[1])},
-        "questdb_batches": {
-            t: [n for _, _, n in logs.get(f"{t}_questdb", [])] for t in ("features", "ticks")
-        },
     }
 
 
-# ---------------------------------------------------------------- 2. QuestDB sink
+def reset_archive(settings: Settings) -> None:
+    """Forget what the archiver committed and empty its tables."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    groups = [g.group_id for g in admin.list_consumer_groups().result().valid]
+    if settings.archive.group in groups:
+        admin.delete_consumer_groups([settings.archive.group])[settings.archive.group].result()
+    for table in SYMBOLS:
+        execute(settings.questdb, f"DROP TABLE IF EXISTS {table}")
+    create_tables(settings.questdb)
+
+
+# ---------------------------------------------------------------- 2. QuestDB
 
 
 def feature_items(items: list) -> list[tuple[str, Any]]:
@@ -350,67 +416,40 @@ def feature_items(items: list) -> list[tuple[str, Any]]:
     return out
 
 
-def questdb_sink(
-    settings: Settings, table: str, to_arrow, items: list, groups: list[int]
-) -> dict[str, Any]:
-    """``items`` through ``QuestDBSink``'s ``write_batch`` in ``groups``; then the raw client."""
+def questdb_rates(settings: Settings, feats: list[tuple[str, Any]], ticks: int) -> dict[str, Any]:
+    """The archiver over the topics the whole-flow run wrote; then the raw client's baseline."""
     cfg = settings.questdb
-    rows = sum(len(v) for _, v in items)
-    chunks, i = [], 0
-    for n in groups:
-        chunks.append(items[i : i + n])
-        i += n
-    if i < len(items):
-        chunks.append(items[i:])
-
-    def frame(chunk: list):
-        return to_frame(
-            pa.concat_tables([to_arrow(s, v) for s, v in chunk], promote_options="permissive")
-        )
-
-    t = time.perf_counter()  # the part of write_batch that is ours: items -> DataFrame
-    frames = [frame(c) for c in chunks]
-    convert_s = time.perf_counter() - t
-
-    execute(cfg, f"DROP TABLE IF EXISTS {table}")
-    create_tables(cfg)
-    part = QuestDBSink(cfg, table, to_arrow).build(f"bench.{table}_questdb", 0, 1)
+    reset_archive(settings)
     t0 = time.perf_counter()
-    for c in chunks:
-        part.write_batch(c)
-    sent = time.perf_counter()
-    visible = wait_visible(settings, table, rows)
-    part.close()
-    sink = {
-        "rows": rows,
-        "write_batch_calls": len(chunks),
-        "sent_rows_per_s": rows / (sent - t0),
-        "visible_rows_per_s": rows / (visible - t0),
-        "to_dataframe_s": convert_s,
-        "write_batch_s": sent - t0,
+    report = run_archive(settings, until_idle_s=1.0)
+    sent = time.perf_counter() - t0 - 1.0  # its idle tail is not work
+    rows = sum(report["rows"].values())
+    visible = max(wait_visible(settings, t, ticks) for t in ("ticks", "features", "predictions"))
+    archive = {
+        "rows": report["rows"],
+        "written_rows_per_s": rows / sent,
+        "visible_rows_per_s": rows / (visible - t0 - 1.0),
     }
 
-    execute(cfg, f"DROP TABLE IF EXISTS {table}")
+    frame = to_frame(
+        pa.concat_tables([features_table(s, v) for s, v in feats], promote_options="permissive")
+    )
+    execute(cfg, "DROP TABLE IF EXISTS features")
     create_tables(cfg)
-    serialize = flush = 0.0
     with Sender.from_conf(sender_conf(cfg) + "auto_flush=off;") as sender:
         t0 = time.perf_counter()
-        for df in frames:
-            t = time.perf_counter()
-            sender.dataframe(df, table_name=table, symbols=SYMBOLS[table], at="ts")
-            t1 = time.perf_counter()
+        for start in range(0, len(frame), CHUNK_ROWS):
+            chunk = frame.iloc[start : start + CHUNK_ROWS]
+            sender.dataframe(chunk, table_name="features", symbols=SYMBOLS["features"], at="ts")
             sender.flush()
-            serialize, flush = serialize + t1 - t, flush + time.perf_counter() - t1
-        sent = time.perf_counter()
-    visible = wait_visible(settings, table, rows)
+        sent_at = time.perf_counter()
+    visible = wait_visible(settings, "features", len(frame))
     raw = {
-        "rows": rows,
-        "sent_rows_per_s": rows / (sent - t0),
-        "visible_rows_per_s": rows / (visible - t0),
-        "dataframe_s": serialize,
-        "flush_s": flush,
+        "rows": len(frame),
+        "sent_rows_per_s": len(frame) / (sent_at - t0),
+        "visible_rows_per_s": len(frame) / (visible - t0),
     }
-    return {"sink": sink, "sender_dataframe": raw}
+    return {"archiver": archive, "sender_dataframe_features": raw}
 
 
 # ---------------------------------------------------------------- 3. latency
@@ -586,7 +625,8 @@ def latency(
                 return part
 
         keep = {"features_kafka", "orders_kafka"}
-        with timed_sinks(keep) as logs:
+        reset_archive(settings)
+        with archiver(), timed_sinks(keep) as logs:
             live.AsyncKafkaSink = lambda *a, **k: _Go(AsyncKafkaSink(*a, **k), logs, keep)
             run_main(build_live_flow(settings, from_beginning=True, until_idle_s=idle_s))
 
@@ -697,36 +737,42 @@ def main() -> None:
         ticks = sum(len(b) for b in items)
         feats = feature_items(items)  # also warms Numba's cache and the imports of the sinks
         to_frame(features_table(*feats[0]))
-        say(f"{ticks:,} ticks in {len(items)} messages of <= {args.batch}; fresh topics, publish")
+        twice = aliased(items)
+        say(
+            f"{len(twice) and 2 * ticks:,} ticks (the day twice: {', '.join(ALIASES.values())})"
+            f" in {len(twice)} messages of <= {args.batch}; fresh topics, publish"
+        )
         reset_topics(settings)
         reset_stores(settings)
         t = time.perf_counter()
-        publish(settings.kafka.bootstrap, items)
-        publish_rate = ticks / (time.perf_counter() - t)
+        publish(settings.kafka.bootstrap, twice)
+        publish_rate = 2 * ticks / (time.perf_counter() - t)
 
-        say(f"Kafka -> features: a warm-up run, then best of {args.repeat} on 1 and 2 workers")
+        say(
+            f"Kafka -> features: a warm-up run, then best of {args.repeat} on 1 worker,"
+            " 2 worker threads, 2 worker processes"
+        )
         kafka_to_features(settings, 1, args.idle)
-        features: dict[int, dict[str, Any]] = {}
-        for workers in (1, 2):
-            runs = [kafka_to_features(settings, workers, args.idle) for _ in range(args.repeat)]
-            for r in runs:
-                if r["ticks"] != ticks:
-                    raise RuntimeError(f"{r['ticks']} feature rows for {ticks} ticks")
-            features[workers] = max(runs, key=lambda r: r["ticks_per_s"])
-
-        say("whole live flow (every sink), 1 and 2 workers")
-        whole = {w: whole_live_flow(settings, w, args.idle) for w in (1, 2)}
-
-        say("QuestDB sink: features and ticks tables")
-        groups = whole[1]["questdb_batches"]
-        qdb = {
-            "features": questdb_sink(
-                settings, "features", features_table, feats, groups["features"]
-            ),
-            "ticks": questdb_sink(
-                settings, "ticks", ticks_table, [(b.symbol, b) for b in items], groups["ticks"]
-            ),
+        runners = {
+            "1_worker": lambda: kafka_to_features(settings, 1, args.idle),
+            "2_threads": lambda: kafka_to_features(settings, 2, args.idle),
+            "2_processes": lambda: kafka_to_features_processes(2, args.idle, items[:2]),
         }
+        features: dict[str, dict[str, Any]] = {}
+        for name, run in runners.items():
+            runs = [run() for _ in range(args.repeat)]
+            for r in runs:
+                if r["ticks"] != 2 * ticks:
+                    raise RuntimeError(f"{r['ticks']} feature rows for {2 * ticks} ticks")
+            features[name] = max(runs, key=lambda r: r["ticks_per_s_after_start"])
+
+        say("whole live flow (every sink) with the archiver beside it, 1 worker, on the day once")
+        reset_topics(settings)
+        publish(settings.kafka.bootstrap, items)
+        whole = {1: whole_live_flow(settings, 1, args.idle, ticks)}
+
+        say("QuestDB: the archiver over the flow's topics; the raw client")
+        qdb = questdb_rates(settings, feats, ticks)
 
         lat = {}
         for which in LATENCY_FLOWS:
@@ -747,17 +793,23 @@ def main() -> None:
         if started:
             services.down(settings, started)
 
-    f1, f2 = features[1]["ticks_per_s"], features[2]["ticks_per_s"]
-    g1, g2 = (features[w]["ticks_per_s_after_start"] for w in (1, 2))
+    base = features["1_worker"]
+    scaling = {
+        name: {
+            "from_start": round(r["ticks_per_s"] / base["ticks_per_s"], 2),
+            "after_start": round(r["ticks_per_s_after_start"] / base["ticks_per_s_after_start"], 2),
+        }
+        for name, r in features.items()
+        if name != "1_worker"
+    }
     result = {
         "machine": machine(),
         "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "ticks": ticks,
         "ticks_per_message": args.batch,
         "publish_ticks_per_s": round(publish_rate),
-        "kafka_to_features": {f"{w}_worker": _r(r) for w, r in features.items()},
-        "kafka_to_features_2_vs_1": round(f2 / f1, 2),
-        "kafka_to_features_after_start_2_vs_1": round(g2 / g1, 2),
+        "kafka_to_features": {name: _r(r) for name, r in features.items()},
+        "kafka_to_features_vs_1_worker": scaling,
         "whole_live_flow": {
             f"{w}_worker": {
                 "ticks_per_s": round(ticks / r["seconds"]),
@@ -765,11 +817,13 @@ def main() -> None:
                 "seconds": round(r["seconds"], 3),
                 "startup_s": round(r["startup_s"], 3),
                 "idle_tail_s": round(r["idle_tail_s"], 3),
+                "archived_s": round(r["archived_s"], 3),
+                "questdb_visible_s": round(r["questdb_visible_s"], 3),
                 "sink_seconds": r["sink_seconds"],
             }
             for w, r in whole.items()
         },
-        "questdb": {t: {k: _r(v) for k, v in q.items()} for t, q in qdb.items()},
+        "questdb": {k: _r(v) for k, v in qdb.items()},
         "latency": lat,
     }
     if args.json:
@@ -778,34 +832,33 @@ def main() -> None:
     print(f"{result['machine']}; load average {result['loadavg_1m_before_after']}")
     print(f"{ticks:,} ticks (AMZN 5 + GOOG 10 levels, one day) in messages of {args.batch}")
     print(f"publish (lz4, linger 5 ms)              {publish_rate:>12,.0f} ticks/s")
-    for w, r in features.items():
+    for name, r in features.items():
         print(
-            f"Kafka -> features, {w} worker(s)          {r['ticks_per_s']:>12,.0f} ticks/s"
+            f"Kafka -> features, {name:20s} {r['ticks_per_s']:>12,.0f} ticks/s"
             f"  ({r['seconds']:.3f} s; first message at {r['startup_s']:.3f} s, then"
             f" {r['ticks_per_s_after_start']:,.0f}/s; rows by worker {r['rows_by_worker']})"
         )
-    print(f"{'  2 vs 1 workers':40s} {f2 / f1:>12.2f} x  ({g2 / g1:.2f} x after the first message)")
+    for name, x in scaling.items():
+        print(
+            f"  {name} vs 1 worker: {x['from_start']:.2f} x ({x['after_start']:.2f} x after start)"
+        )
     for w, r in whole.items():
         top = ", ".join(f"{k} {v:.2f}" for k, v in list(r["sink_seconds"].items())[:4])
         print(
             f"whole live flow, {w} worker(s)            {ticks / r['seconds']:>12,.0f} ticks/s"
             f"  ({r['seconds']:.3f} s; {ticks / r['seconds_after_start']:,.0f}/s after the first"
-            f" message; in sinks, s: {top})"
+            f" message; in sinks, s: {top}); archived at {r['archived_s']:.2f} s,"
+            f" QuestDB visible at {r['questdb_visible_s']:.2f} s"
         )
-    for t, q in qdb.items():
-        s, b = q["sink"], q["sender_dataframe"]
-        print(
-            f"{'QuestDBSink.write_batch, ' + t:40s} {s['visible_rows_per_s']:>12,.0f} rows/s"
-            " visible"
-            f"  ({s['sent_rows_per_s']:,.0f} sent, {s['write_batch_calls']} calls;"
-            f" to DataFrame {s['to_dataframe_s']:.2f} s of {s['write_batch_s']:.2f} s)"
-        )
-        print(
-            f"{'Sender.dataframe (baseline), ' + t:40s} {b['visible_rows_per_s']:>12,.0f} rows/s"
-            " visible"
-            f"  ({b['sent_rows_per_s']:,.0f} sent; dataframe() {b['dataframe_s']:.2f} s,"
-            f" flush() {b['flush_s']:.2f} s)"
-        )
+    a, b = qdb["archiver"], qdb["sender_dataframe_features"]
+    print(
+        f"{'archiver, 3 tables':40s} {a['visible_rows_per_s']:>12,.0f} rows/s visible"
+        f"  ({a['written_rows_per_s']:,.0f} written; {a['rows']})"
+    )
+    print(
+        f"{'Sender.dataframe (baseline), features':40s} {b['visible_rows_per_s']:>12,.0f} rows/s"
+        f" visible  ({b['sent_rows_per_s']:,.0f} sent)"
+    )
     for x in lat.values():
         print(
             f"latency, {x['flow']}: {x['achieved_ticks_per_s']:,} ticks/s,"

@@ -11,7 +11,7 @@ DAY_NS = 86_400_000_000_000
 NO_BAR = -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bar_end(ts, bar_ns):  # pragma: no cover - numba
     """End of the bar holding ``ts``; the last bar of a UTC day stops at midnight."""
     day = ts - ts % DAY_NS
@@ -19,7 +19,7 @@ def bar_end(ts, bar_ns):  # pragma: no cover - numba
     return min(start + bar_ns, day + DAY_NS)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bar_kernel(ts, ofi, mid, trade_sz, bar_ns, st_i, st_f, flush):  # pragma: no cover - numba
     """Fold rows into bars; return the bars completed by these rows (and the open one if ``flush``).
 

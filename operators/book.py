@@ -16,7 +16,7 @@ MID, SPREAD, WEIGHTED_MID, BID_DEPTH, ASK_DEPTH, OFI = range(6)
 """Rows of ``book_kernel``'s output; OFI level m (1-based) is row OFI + m - 1."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def book_kernel(
     bid_px, bid_sz, ask_px, ask_sz, prev, has_prev, price_scale, size_scale
 ):  # pragma: no cover

@@ -159,7 +159,7 @@ def _state_of(bid_px, bid_sz, ask_px, ask_sz, tick, n_imb, n_spread):
     return imb * n_spread + spread // tick - 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run_segment(
     bid_px, bid_sz, ask_px, ask_sz, tick, n_imb, n_spread, g_flat, prev, trans, moves, out
 ):
@@ -213,7 +213,7 @@ def _mirror(n_imb: int, n_spread: int) -> np.ndarray:
     return (n_imb - 1 - i) * n_spread + s
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _linear_system(trans, moves, perm, moves_ticks):
     """Mirror the counts, normalise them per state; return ``(live, I - Q, [R K | T])``.
 
@@ -265,7 +265,7 @@ def _linear_system(trans, moves, perm, moves_ticks):
     return idx, lhs, rhs
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _series(b, g1, max_iter, tol):
     """``G1 + B G1 + B^2 G1 + ...`` until a term is at most ``tol`` everywhere (or ``max_iter``)."""
     n = g1.size

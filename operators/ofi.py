@@ -30,7 +30,7 @@ def ofi_e(pb0, qb0, pa0, qa0, pb1, qb1, pa1, qa1):  # pragma: no cover - numba
     return e
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ofi_kernel(bid_px, bid_sz, ask_px, ask_sz, prev, has_prev):  # pragma: no cover - numba
     """int64 [n, L] of e_n per level; ``prev`` int64 [4, L] is the book before row 0."""
     n, levels = bid_px.shape

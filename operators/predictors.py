@@ -28,7 +28,7 @@ class Predictor(Protocol):
     def update(self, features: FeatureBatch) -> PredictionBatch: ...
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decayed_ofi(ts, ofi, tau_ns, state, last_ts):  # pragma: no cover - numba
     """S_n = S_{n-1} exp(-(t_n - t_{n-1}) / tau) + e_n and the same for |e_n|.
 

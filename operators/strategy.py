@@ -16,7 +16,7 @@ from operators.config import StrategyConfig
 from schemas.trading import PredictionBatch, TargetPosition
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def target_changes(
     ts, direction, confidence, mid, threshold, cooldown_ns, notional, lots, target_, last_
 ):  # pragma: no cover

@@ -27,7 +27,7 @@ REASONS = {
 NO_TIME = np.iinfo(np.int64).min
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def check_rows(ts, flags, bid_px, bid_sz, ask_px, ask_sz, last_ts):  # pragma: no cover - numba
     """Reason code per row (0 = accepted) and the last accepted timestamp."""
     n, levels = bid_px.shape
