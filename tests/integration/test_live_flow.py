@@ -162,3 +162,25 @@ def test_redis_holds_the_latest_values_with_their_ttls(services):
     time.sleep(0.15)
     assert r.get("tick:AMZN") is None  # a stale tick is never served
     part.close()
+
+
+def test_flowsense_live_fills_questdb_through_its_archiver(services, sample):
+    """As a user runs it: ``flowsense publish``, then ``flowsense live``, whose archiver
+    process copies every tick, feature and prediction row into QuestDB before it ends."""
+    import subprocess
+    import sys
+
+    reset(services)
+
+    def flowsense(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "flowsense", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+    published = flowsense("publish", "--data", str(sample), "--json")
+    assert published.returncode == 0, published.stderr
+    sent = json.loads(published.stdout)["ticks"]
+    assert sent == 40_000
+    ran = flowsense("live", "--from-beginning", "--until-idle", "2")
+    assert ran.returncode == 0, ran.stderr
+    for table in ("ticks", "features", "predictions"):
+        assert wal_applied(services, table, sent, timeout=30) == sent
