@@ -1,7 +1,8 @@
-"""What a replay run produced, read back from its tables: counts, positions, PnL, rejects."""
+"""What a replay run produced, read back from its tables: counts, positions, PnL, rejects, halt."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             position=position,
             pnl=cash + position * mark,
         )
+    risk = _risk(orders, read_table(run_dir, "alerts"))
     by_reason = (
         dict(rejects.group_by("reason").len().sort("reason").rows()) if rejects.height else {}
     )
@@ -60,5 +62,37 @@ def summarize(run_dir: Path) -> dict[str, Any]:
         "predictions": read_table(run_dir, "predictions").height,
         "rejected": sum(by_reason.values()),
         "rejected_by_reason": by_reason,
+        **risk,
         "symbols": per_symbol,
+    }
+
+
+def _risk(orders: pl.DataFrame, alerts: pl.DataFrame) -> dict[str, Any]:
+    """Denials by rule, cancellations, and the kill switch: did it halt, when and why."""
+    denied = orders.filter(pl.col("status") == "denied") if orders.height else orders
+    by_rule = dict(denied.group_by("rule").len().sort("rule").rows()) if denied.height else {}
+    cancelled = int((orders["status"] == "cancelled").sum()) if orders.height else 0
+    halts = alerts.filter(pl.col("name") == "HighDrawdown") if alerts.height else alerts
+    halt: dict[str, Any] | None = None
+    if halts.height:
+        first = halts.sort("ts_event").row(0, named=True)
+        ts = int(first["ts_event"])
+        after = (
+            orders.filter((pl.col("status") == "accepted") & (pl.col("ts_event") > ts)).height
+            if orders.height
+            else 0
+        )
+        halt = {
+            "rule": "drawdown",
+            "ts_event": ts,
+            "at": datetime.fromtimestamp(ts / 1e9, UTC).isoformat(),
+            "symbol": first["symbol"],
+            "message": first["message"],
+            "orders_after": after,
+        }
+    return {
+        "denied_by_rule": by_rule,
+        "cancelled": cancelled,
+        "halted": halt is not None,
+        "halt": halt,
     }

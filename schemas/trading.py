@@ -44,6 +44,18 @@ class OrderStatus(StrEnum):
     """Refused by the risk gate before it reached a broker."""
 
 
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TradingState(StrEnum):
+    """The account's trading state: the kill switch moves it to HALTED."""
+
+    ACTIVE = "active"
+    HALTED = "halted"
+
+
 class AlertSeverity(StrEnum):
     INFO = "info"
     WARNING = "warning"
@@ -100,7 +112,11 @@ class TargetPosition:
 
 @dataclass(frozen=True, slots=True)
 class SubmitOrder(_Record):
-    """A market order the strategy wants, before the risk gate."""
+    """An order the strategy wants (the risk gate lets through those it emits).
+
+    ``order_type`` market pays the touch; limit rests at ``limit_px`` (NaN for
+    a market order) in the paper broker's queue model.
+    """
 
     client_order_id: str
     symbol: str
@@ -111,6 +127,22 @@ class SubmitOrder(_Record):
     bid_px: float
     ask_px: float
     mid: float
+    order_type: OrderType = OrderType.MARKET
+    limit_px: float = float("nan")
+    account: str = "paper"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled(_Record):
+    """An open order (or its unfilled rest) was cancelled: by a newer target, or a halt."""
+
+    client_order_id: str
+    symbol: str
+    ts_event: int
+    side: Side
+    quantity: float
+    """The quantity left unfilled and now cancelled."""
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +176,39 @@ class OrderFilled(_Record):
 
 @dataclass(frozen=True, slots=True)
 class Alert(_Record):
+    """Something an operator must know; ``name`` as the seed's alert rules (``HighDrawdown``)."""
+
     alert_id: str
     symbol: str
     ts_event: int
     severity: AlertSeverity
     name: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskReset(_Record):
+    """An operator lifts the halt of ``account`` (``flowsense risk reset``)."""
+
+    account: str
+    ts_event: int
+    operator: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSlice:
+    """What the account step sees of one symbol per feature batch: its book and its intents.
+
+    ``columns``: ``ts_event``, ``seq`` int64; ``bid_px``, ``bid_sz``, ``ask_px``,
+    ``ask_sz``, ``mid``, ``microprice`` float currency / shares; ``trade_sz``
+    float, signed by aggressor (+ buyer-initiated), of a trade at that row.
+    ``intents`` are the strategy's targets at rows of this slice.
+    """
+
+    symbol: str
+    columns: dict[str, np.ndarray]
+    intents: list[TargetPosition]
+
+    def __len__(self) -> int:
+        return len(self.columns["ts_event"])

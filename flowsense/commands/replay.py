@@ -152,6 +152,19 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "rejected rows: "
         + (", ".join(f"{r} {n:,}" for r, n in rejected.items()) if rejected else "none")
     )
+    denied = summary["denied_by_rule"]
+    console.print(
+        "denied orders: "
+        + (", ".join(f"{r} {n:,}" for r, n in denied.items()) if denied else "none")
+    )
+    halt = summary["halt"]
+    if halt:
+        console.print(
+            f"[bold red]HALTED[/] by the {halt['rule']} kill switch at {halt['at']} "
+            f"({halt['symbol']}): {halt['message']}; accepted orders after: {halt['orders_after']}"
+        )
+    else:
+        console.print("kill switch: not tripped")
     console.print(f"outputs: {summary['run_dir']}")
 
 

@@ -1,0 +1,373 @@
+"""The account step: risk gate, orders, execution and PnL of one account, in event time.
+
+Every symbol's ``MarketSlice`` (its book rows and the strategy's targets)
+comes to one state per account. The state merges the symbols' rows in
+event-time order (ts, then symbol, then seq), so that its decisions depend
+on the data only, never on how the input was batched or interleaved: rows
+are processed up to the watermark, the earliest last-seen time over the
+symbols (all ``symbols`` named up front must have been seen first), and
+the rest at the end of the stream. Rows of a symbol at or before its last
+processed ``seq`` are dropped: the same input twice yields one set of orders.
+
+At each row: the symbol's mark moves (positions are marked at the mid),
+the paper broker matches its open orders against the book, the targets of
+that row become orders through the risk checks (``operators.risk``), and
+the equity is checked against the drawdown kill switch: at
+``kill_drawdown`` from the peak the account halts, cancels every open order
+and emits a CRITICAL ``HighDrawdown`` alert; every later order is denied
+(rule ``halted``) until a ``RiskReset`` arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from operators.config import RiskConfig
+from operators.orders import Order
+from operators.paper_broker import Fill, PaperBroker
+from operators.portfolio import Portfolio
+from operators.risk import Exposure, drawdown, first_refusal
+from schemas.trading import (
+    Alert,
+    AlertSeverity,
+    MarketSlice,
+    OrderCancelled,
+    OrderDenied,
+    OrderFilled,
+    OrderType,
+    RiskReset,
+    Side,
+    SubmitOrder,
+    TargetPosition,
+    TradingState,
+)
+
+DAY_NS = 86_400 * 10**9
+SECOND_NS = 10**9
+SLICE_COLUMNS = ("ts_event", "seq", "bid_px", "bid_sz", "ask_px", "ask_sz", "mid", "microprice")
+BOOK_COLUMNS = (*SLICE_COLUMNS, "trade_sz")
+
+Record = SubmitOrder | OrderDenied | OrderCancelled | OrderFilled | Alert
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionConfig:
+    """How the account's orders are executed by the paper broker."""
+
+    order_type: OrderType = OrderType.MARKET
+    fee_bps: float = 0.0
+    latency_ns: int = 0
+    """Market-data plus order-entry latency, event time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """When and why the account halted."""
+
+    ts_event: int
+    rule: str
+    detail: str
+    symbol: str
+
+
+class _Pending:
+    """Rows of one symbol not processed yet, and its targets by row ``seq``."""
+
+    __slots__ = ("chunks", "intents", "last_seq", "last_ts", "prev_mid")
+
+    def __init__(self) -> None:
+        self.chunks: list[dict[str, np.ndarray]] = []
+        self.intents: dict[int, list[TargetPosition]] = {}
+        self.last_seq = -1
+        self.last_ts = -1
+        self.prev_mid = math.nan
+
+    def columns(self) -> dict[str, np.ndarray] | None:
+        if not self.chunks:
+            return None
+        if len(self.chunks) > 1:
+            self.chunks = [{k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]}]
+        return self.chunks[0]
+
+
+class Account:
+    """Risk, orders, execution and PnL of one account (see the module doc)."""
+
+    def __init__(
+        self,
+        risk: RiskConfig,
+        execution: ExecutionConfig = ExecutionConfig(),
+        symbols: frozenset[str] = frozenset(),
+    ) -> None:
+        self.risk = risk
+        self.execution = execution
+        self.expected = symbols
+        self.portfolio = Portfolio(risk.capital)
+        self.brokers: dict[str, PaperBroker] = {}
+        self.orders: dict[str, Order] = {}
+        """Open orders by client order id."""
+        self.pending: dict[str, _Pending] = {}
+        self.recent: deque[int] = deque()
+        self.peak = risk.capital
+        self.day = -1
+        self.day_start = risk.capital
+        self.halt: Halt | None = None
+        self.equity_low = risk.capital
+        # Every row must reach the broker when orders can rest (limit orders, latency);
+        # otherwise only rows that move a mark or carry a target matter.
+        self.every_row = execution.order_type == OrderType.LIMIT or execution.latency_ns > 0
+
+    @property
+    def state(self) -> TradingState:
+        return TradingState.ACTIVE if self.halt is None else TradingState.HALTED
+
+    # ---- input ----------------------------------------------------------------------------
+
+    def update(self, item: MarketSlice | RiskReset) -> list[Record]:
+        """Take one input item; the records decided so far (up to the watermark)."""
+        if isinstance(item, RiskReset):
+            return self.reset(item)
+        p = self.pending.get(item.symbol)
+        if p is None:
+            p = self.pending[item.symbol] = _Pending()
+        cols = item.columns
+        keep = cols["seq"] > max(p.last_seq, self._queued_seq(p))
+        if keep.any():
+            p.chunks.append({k: cols[k][keep] for k in BOOK_COLUMNS})
+            p.last_ts = max(p.last_ts, int(cols["ts_event"][keep][-1]))
+            for t in item.intents:
+                p.intents.setdefault(t.seq, []).append(t)
+        if self.expected and not self.expected <= self.pending.keys():
+            return []
+        watermark = min(q.last_ts for q in self.pending.values())
+        return self._process(watermark)
+
+    def flush(self) -> list[Record]:
+        """The end of the input: process every row still waiting."""
+        return self._process(None)
+
+    def reset(self, reset: RiskReset) -> list[Record]:
+        """An operator lifts the halt; the drawdown counts from the equity now."""
+        if self.halt is None:
+            return []
+        self.halt = None
+        self.peak = self.portfolio.equity()
+        return [
+            Alert(
+                f"{self.risk.account}:RiskReset:{reset.ts_event}",
+                "*",
+                reset.ts_event,
+                AlertSeverity.WARNING,
+                "RiskReset",
+                f"trading resumed by {reset.operator}: {reset.reason}".rstrip(": "),
+            )
+        ]
+
+    @staticmethod
+    def _queued_seq(p: _Pending) -> int:
+        return int(p.chunks[-1]["seq"][-1]) if p.chunks else -1
+
+    # ---- the event-time loop --------------------------------------------------------------
+
+    def _process(self, watermark: int | None) -> list[Record]:
+        """Rows with ts < ``watermark`` (all when None), merged over symbols in event order."""
+        ts_parts, sym_parts, row_parts, cols_of = [], [], [], []
+        names = sorted(self.pending)
+        for i, name in enumerate(names):
+            p = self.pending[name]
+            cols = p.columns()
+            if cols is None:
+                continue
+            ts = cols["ts_event"]
+            cut = len(ts) if watermark is None else int(np.searchsorted(ts, watermark, "left"))
+            if cut == 0:
+                continue
+            now = {k: v[:cut] for k, v in cols.items()}
+            rest = {k: v[cut:] for k, v in cols.items()}
+            p.chunks = [rest] if len(rest["ts_event"]) else []
+            p.last_seq = int(now["seq"][-1])
+            rows = np.arange(cut)
+            if not self.every_row:
+                mid = now["mid"]
+                prev = np.concatenate([[p.prev_mid], mid[:-1]])
+                moved = ~((mid == prev) | (np.isnan(mid) & np.isnan(prev)))
+                wanted = moved | np.isin(now["seq"], np.fromiter(p.intents, np.int64))
+                rows = rows[wanted]
+            p.prev_mid = float(now["mid"][-1])
+            ts_parts.append(now["ts_event"][rows])
+            sym_parts.append(np.full(len(rows), i))
+            row_parts.append(rows)
+            cols_of.append((name, now, p))
+        if not ts_parts:
+            return []
+        ts = np.concatenate(ts_parts)
+        sym = np.concatenate(sym_parts)
+        row = np.concatenate(row_parts)
+        order = np.lexsort((row, sym, ts))  # event time, then symbol, then the symbol's order
+        by_index = {names.index(name): (name, cols, p) for name, cols, p in cols_of}
+        out: list[Record] = []
+        for k in order:
+            name, cols, p = by_index[int(sym[k])]
+            self._row(name, cols, int(row[k]), p, out)
+        return out
+
+    def _row(self, symbol: str, c: dict[str, np.ndarray], r: int, p: _Pending, out: list) -> None:
+        ts = int(c["ts_event"][r])
+        pos = self.portfolio.position(symbol)
+        mid = float(c["mid"][r])
+        if mid == mid:
+            pos.mark = mid
+        if self.every_row:
+            broker = self._broker(symbol)
+            fills = broker.on_book(
+                ts,
+                float(c["bid_px"][r]),
+                float(c["bid_sz"][r]),
+                float(c["ask_px"][r]),
+                float(c["ask_sz"][r]),
+                float(c["trade_sz"][r]),
+            )
+            self._apply(fills, ts, out)
+        intents = p.intents.pop(int(c["seq"][r]), None)
+        if intents:
+            for t in intents:
+                self._intent(t, float(c["microprice"][r]), out)
+        self._check_equity(symbol, ts, out)
+
+    def _broker(self, symbol: str) -> PaperBroker:
+        b = self.brokers.get(symbol)
+        if b is None:
+            ex = self.execution
+            b = self.brokers[symbol] = PaperBroker(ex.fee_bps, ex.latency_ns)
+        return b
+
+    def _apply(self, fills: list[Fill], ts: int, out: list) -> None:
+        for order, qty, price, fee in fills:
+            state = self.orders[order.client_order_id]
+            state.fill(ts, qty)
+            pos = self.portfolio.position(order.symbol)
+            pos.apply_fill(order.side, qty, price, fee)
+            n = len(state.history) - 2  # new, accepted, then one entry per fill
+            out.append(
+                OrderFilled(
+                    fill_id=f"{order.client_order_id}-{n}",
+                    client_order_id=order.client_order_id,
+                    symbol=order.symbol,
+                    ts_event=max(ts, order.ts_event),
+                    side=order.side,
+                    quantity=qty,
+                    price=price,
+                    fee=fee,
+                    position_after=pos.quantity,
+                )
+            )
+            if not state.is_open:
+                del self.orders[order.client_order_id]
+
+    def _cancel(self, order_id: str, ts: int, reason: str, out: list) -> None:
+        state = self.orders.pop(order_id)
+        left = self._broker(state.order.symbol).cancel(order_id)
+        state.cancel(ts)
+        o = state.order
+        out.append(OrderCancelled(o.client_order_id, o.symbol, ts, o.side, left, reason))
+
+    def _intent(self, t: TargetPosition, micro: float, out: list) -> None:
+        for oid in [i for i, s in self.orders.items() if s.order.symbol == t.symbol]:
+            self._cancel(oid, t.ts_event, "replaced", out)  # a newer target replaces it
+        pos = self.portfolio.position(t.symbol)
+        qty = t.target - pos.quantity
+        if qty == 0:
+            return
+        side = Side.BUY if qty > 0 else Side.SELL
+        limit = self.execution.order_type == OrderType.LIMIT
+        touch = t.ask_px if side == Side.BUY else t.bid_px
+        join = t.bid_px if side == Side.BUY else t.ask_px
+        order = SubmitOrder(
+            client_order_id=f"{t.symbol}-{t.model}-{t.seq}",
+            symbol=t.symbol,
+            ts_event=t.ts_event,
+            side=side,
+            quantity=abs(qty),
+            prediction_id=f"{t.symbol}:{t.model}:{t.seq}",
+            bid_px=t.bid_px,
+            ask_px=t.ask_px,
+            mid=t.mid,
+            order_type=self.execution.order_type,
+            limit_px=join if limit else math.nan,
+            account=self.risk.account,
+        )
+        while self.recent and self.recent[0] <= t.ts_event - SECOND_NS:
+            self.recent.popleft()
+        exposure = Exposure(
+            price=join if limit else touch,
+            microprice=micro,
+            position=pos.quantity,
+            gross_others=sum(
+                q.notional() for s, q in self.portfolio.positions.items() if s != t.symbol
+            ),
+            day_pnl=self.portfolio.equity() - self._day_start(t.ts_event),
+            recent_orders=len(self.recent),
+            halted=self.halt is not None,
+        )
+        refusal = first_refusal(order, exposure, self.risk)
+        if refusal is not None:
+            rule, detail = refusal
+            out.append(
+                OrderDenied(
+                    order.client_order_id,
+                    order.symbol,
+                    order.ts_event,
+                    order.side,
+                    order.quantity,
+                    order.prediction_id,
+                    rule,
+                    detail,
+                )
+            )
+            return
+        state = Order(order)
+        state.accept(order.ts_event)
+        self.orders[order.client_order_id] = state
+        self.recent.append(order.ts_event)
+        out.append(order)
+        self._apply(self._broker(t.symbol).submit(order), order.ts_event, out)
+
+    def _day_start(self, ts: int) -> float:
+        day = ts // DAY_NS
+        if day != self.day:
+            self.day = day
+            self.day_start = self.portfolio.equity()
+        return self.day_start
+
+    def _check_equity(self, symbol: str, ts: int, out: list) -> None:
+        equity = self.portfolio.equity()
+        self._day_start(ts)
+        if equity > self.peak:
+            self.peak = equity
+        self.equity_low = min(self.equity_low, equity)
+        if self.halt is not None:
+            return
+        dd = drawdown(self.peak, equity)
+        if dd < self.risk.kill_drawdown:
+            return
+        detail = (
+            f"equity {equity:,.2f} is {dd:.1%} below its peak {self.peak:,.2f} "
+            f"(kill switch at {self.risk.kill_drawdown:.1%})"
+        )
+        self.halt = Halt(ts, "drawdown", detail, symbol)
+        for oid in list(self.orders):
+            self._cancel(oid, ts, "halt", out)
+        out.append(
+            Alert(
+                f"{self.risk.account}:HighDrawdown:{ts}",
+                symbol,
+                ts,
+                AlertSeverity.CRITICAL,
+                "HighDrawdown",
+                f"account {self.risk.account} halted: {detail}",
+            )
+        )
