@@ -4,7 +4,12 @@ Run it with ``flowsense live`` or ``python -m bytewax.run dataflows.live:flow``
 (any ``-w`` worker count; settings from ``FLOWSENSE_*``).
 
     kafka_in -> decode -> split_json -> by_symbol ---------------------------> ticks_in -> trading
-                                     -> json_by_symbol -> normalize ---------/
+                                     -> json_by_symbol -> normalize ---------/                |
+    control_in (risk.control: operators' RiskReset) -> control_decode ---------> account step -/
+
+Outputs: Kafka ``features``, ``predictions``, ``orders``, ``fills``, ``alerts``;
+QuestDB ticks, features, predictions; PostgreSQL orders, order_events
+(cancellations), fills, trades, alerts and the audit log; Redis latest values.
 
 A ``ticks.raw`` message is one of (``schemas.wire.decode_message``):
 
@@ -60,6 +65,7 @@ from dataflows.stores.postgres import PostgresSink, migrate
 from dataflows.stores.questdb import QuestDBSink, create_tables
 from dataflows.stores.redis import RedisSink
 from dataflows.tables import (
+    alerts_table,
     features_table,
     fills_table,
     orders_table,
@@ -69,6 +75,7 @@ from dataflows.tables import (
 from flowsense.settings import Settings
 from schemas import topics, wire
 from schemas.market import Reject, RejectReason, TickBatch
+from schemas.trading import RiskReset
 
 
 class _IdlePartition(StatefulSourcePartition):
@@ -236,6 +243,37 @@ def ticks_in(raw: Stream[Any], settings: Settings) -> KeyedStream[SourceBatch]:
     return op.merge("ticks_in", binary, normalized)
 
 
+class ControlSource(KafkaSource):
+    """Bytewax's Kafka source over ``risk.control`` (operators' resets), optionally ending when
+    idle. Without ``from_beginning`` it reads only what is written after the start."""
+
+    def __init__(
+        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+    ) -> None:
+        super().__init__(
+            brokers=[settings.kafka.bootstrap],
+            topics=[topics.RISK_CONTROL],
+            tail=True,
+            starting_offset=OFFSET_BEGINNING if from_beginning else OFFSET_END,
+            raise_on_errors=False,
+        )
+        self.until_idle_s = until_idle_s
+
+    def build_part(self, step_id: str, for_part: str, resume_state: Any) -> StatefulSourcePartition:
+        part = super().build_part(step_id, for_part, resume_state)
+        return part if self.until_idle_s is None else _IdlePartition(part, self.until_idle_s)
+
+
+def decode_control(msg: Any) -> RiskReset | Reject:
+    """A ``risk.control`` message -> a ``RiskReset``, or a reject for the dead-letter topic."""
+    if isinstance(msg, KafkaError):
+        return _refuse("?", msg.msg, RejectReason.MALFORMED_MESSAGE, f"consumer error: {msg.err}")
+    try:
+        return RiskReset.from_json(msg.value or b"")
+    except ValueError as e:
+        return _refuse("?", msg, RejectReason.MALFORMED_MESSAGE, f"risk.control: {e}")
+
+
 def _kafka_out(kind: str, to_arrow) -> Any:
     def encode(item: tuple[str, Any]) -> KafkaSinkMessage | None:
         symbol, value = item
@@ -275,7 +313,13 @@ def build_live_flow(
     create_tables(settings.questdb)
     flow = Dataflow("live")
     raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, until_idle_s))
-    out = trading_steps(ticks_in(raw, settings), settings)
+    control = op.input("control_in", flow, ControlSource(settings, from_beginning, until_idle_s))
+    decoded = op.map("control_decode", control, decode_control)
+    split = op.branch("control_ok", decoded, lambda x: isinstance(x, RiskReset))
+    bad_control = op.map("control_rejects", split.falses, lambda r: (r.symbol, [r]))
+    out = trading_steps(
+        ticks_in(raw, settings), settings, frozenset(settings.kafka.symbols), split.trues
+    )
 
     brokers = [settings.kafka.bootstrap]
     producer = {"enable.idempotence": "true", "linger.ms": "5"}
@@ -294,7 +338,9 @@ def build_live_flow(
     to_kafka("predictions", out.predictions, topics.PREDICTIONS, "predictions", predictions_table)
     to_kafka("orders", out.orders, topics.ORDERS, "orders", orders_table)
     to_kafka("fills", out.fills, topics.FILLS, "fills", fills_table)
-    dead = op.flat_map("deadletter_encode", out.rejects, _deadletter)
+    to_kafka("alerts", out.alerts, topics.ALERTS, "alerts", alerts_table)
+    rejects = op.merge("all_rejects", out.rejects, bad_control)
+    dead = op.flat_map("deadletter_encode", rejects, _deadletter)
     op.output(
         "deadletter_kafka",
         dead,
@@ -309,7 +355,7 @@ def build_live_flow(
         out.predictions,
         bg(QuestDBSink(qdb, "predictions", predictions_table)),
     )
-    trading = op.merge("orders_and_fills", out.orders, out.fills)
+    trading = op.merge("orders_and_fills", out.orders, out.fills, out.alerts)
     op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
     hot = op.merge("hot_values", out.features, out.predictions, out.fills)
     op.output("hot_redis", hot, RedisSink(settings.redis.url))

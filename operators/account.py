@@ -151,8 +151,10 @@ class Account:
         return self._process(None)
 
     def reset(self, reset: RiskReset) -> list[Record]:
-        """An operator lifts the halt; the drawdown counts from the equity now."""
-        if self.halt is None:
+        """An operator lifts the halt; the drawdown counts from the equity now.
+
+        A reset older than the halt does nothing (see ``RiskReset``)."""
+        if self.halt is None or reset.ts_event < self.halt.ts_event:
             return []
         self.halt = None
         self.peak = self.portfolio.equity()

@@ -11,5 +11,7 @@ PREDICTIONS = "predictions"
 ORDERS = "orders"
 FILLS = "fills"
 ALERTS = "alerts"
+RISK_CONTROL = "risk.control"
+"""Operators' commands to the account step (``flowsense risk reset``); JSON, key = account."""
 
-ALL = (TICKS_RAW, TICKS_DEADLETTER, FEATURES, PREDICTIONS, ORDERS, FILLS, ALERTS)
+ALL = (TICKS_RAW, TICKS_DEADLETTER, FEATURES, PREDICTIONS, ORDERS, FILLS, ALERTS, RISK_CONTROL)

@@ -11,6 +11,7 @@ produces the same ids and never duplicates an order.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -188,12 +189,36 @@ class Alert(_Record):
 
 @dataclass(frozen=True, slots=True)
 class RiskReset(_Record):
-    """An operator lifts the halt of ``account`` (``flowsense risk reset``)."""
+    """An operator lifts the halt of ``account`` (``flowsense risk reset``).
+
+    ``ts_event`` is when the operator asked (wall clock, ns UTC): a reset lifts
+    only a halt that happened before it, so reading the control topic again
+    after a restart cannot lift a later halt.
+    """
 
     account: str
     ts_event: int
     operator: str
     reason: str = ""
+
+    def to_json(self) -> bytes:
+        return json.dumps({"v": 1, "type": "risk_reset", **self.to_dict()}).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> RiskReset:
+        """Parse a control message; ``ValueError`` with the reason if it is not a reset."""
+        try:
+            d = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"not JSON: {e}") from None
+        if not isinstance(d, dict) or d.get("type") != "risk_reset" or d.get("v") != 1:
+            raise ValueError("not a v1 risk_reset message")
+        try:
+            return cls(
+                str(d["account"]), int(d["ts_event"]), str(d["operator"]), str(d.get("reason", ""))
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"bad risk_reset field: {e}") from None
 
 
 @dataclass(frozen=True, slots=True)
