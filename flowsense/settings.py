@@ -55,7 +55,9 @@ class BrokerConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["paper", "ib"] = "paper"
+    kind: Literal["paper"] = "paper"
+    """The flow executes on the paper broker; the IB adapter (``dataflows.brokers.ib``) is not
+    wired into the flow yet."""
     fee_bps: float = Field(0.0, ge=0)
     order_type: Literal["market", "limit"] = "market"
     """Market orders pay the touch; limit orders join the queue at the touch."""

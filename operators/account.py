@@ -21,7 +21,7 @@ and emits a CRITICAL ``HighDrawdown`` alert; every later order is denied
 from __future__ import annotations
 
 import math
-from collections import deque
+from bisect import bisect_right, insort
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,7 +111,8 @@ class Account:
         self.orders: dict[str, Order] = {}
         """Open orders by client order id."""
         self.pending: dict[str, _Pending] = {}
-        self.recent: deque[int] = deque()
+        self.recent: list[int] = []
+        """Times of the orders let through, sorted (a window of the last second)."""
         self.peak = risk.capital
         self.day = -1
         self.day_start = risk.capital
@@ -302,8 +303,9 @@ class Account:
             limit_px=join if limit else math.nan,
             account=self.risk.account,
         )
-        while self.recent and self.recent[0] <= t.ts_event - SECOND_NS:
-            self.recent.popleft()
+        start = bisect_right(self.recent, t.ts_event - SECOND_NS)
+        del self.recent[:start]  # older than any window still to come, rows being in time order
+        recent = bisect_right(self.recent, t.ts_event)
         exposure = Exposure(
             price=join if limit else touch,
             microprice=micro,
@@ -312,7 +314,7 @@ class Account:
                 q.notional() for s, q in self.portfolio.positions.items() if s != t.symbol
             ),
             day_pnl=self.portfolio.equity() - self._day_start(t.ts_event),
-            recent_orders=len(self.recent),
+            recent_orders=recent,
             halted=self.halt is not None,
         )
         refusal = first_refusal(order, exposure, self.risk)
@@ -334,7 +336,7 @@ class Account:
         state = Order(order)
         state.accept(order.ts_event)
         self.orders[order.client_order_id] = state
-        self.recent.append(order.ts_event)
+        insort(self.recent, order.ts_event)
         out.append(order)
         self._apply(self._broker(t.symbol).submit(order), order.ts_event, out)
 
