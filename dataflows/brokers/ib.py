@@ -46,6 +46,7 @@ class _Redact(logging.Filter):
             record.msg, record.args = text.replace(self.secret, "***"), ()
         return True
 
+
 STATUS: dict[str, OrderStatus] = {
     "PendingSubmit": OrderStatus.NEW,
     "ApiPending": OrderStatus.NEW,
