@@ -50,6 +50,9 @@ DAY_NS = 86_400 * 10**9
 SECOND_NS = 10**9
 SLICE_COLUMNS = ("ts_event", "seq", "bid_px", "bid_sz", "ask_px", "ask_sz", "mid", "microprice")
 BOOK_COLUMNS = (*SLICE_COLUMNS, "trade_sz")
+ROW_COLUMNS = ("ts_event", "seq", "mid", "microprice", "bid_px", "bid_sz", "ask_px", "ask_sz",
+               "trade_sz")  # fmt: skip
+"""A row as the event loop reads it: the first four always, the book when orders can rest."""
 
 Record = SubmitOrder | OrderDenied | OrderCancelled | OrderFilled | Alert
 
@@ -178,9 +181,8 @@ class Account:
 
     def _process(self, watermark: int | None) -> list[Record]:
         """Rows with ts < ``watermark`` (all when None), merged over symbols in event order."""
-        ts_parts, sym_parts, row_parts, cols_of = [], [], [], []
-        names = sorted(self.pending)
-        for i, name in enumerate(names):
+        ts_parts, sym_parts, idx_parts, per_symbol = [], [], [], []
+        for name in sorted(self.pending):
             p = self.pending[name]
             cols = p.columns()
             if cols is None:
@@ -193,52 +195,48 @@ class Account:
             rest = {k: v[cut:] for k, v in cols.items()}
             p.chunks = [rest] if len(rest["ts_event"]) else []
             p.last_seq = int(now["seq"][-1])
-            rows = np.arange(cut)
             if not self.every_row:
                 mid = now["mid"]
                 prev = np.concatenate([[p.prev_mid], mid[:-1]])
                 moved = ~((mid == prev) | (np.isnan(mid) & np.isnan(prev)))
                 wanted = moved | np.isin(now["seq"], np.fromiter(p.intents, np.int64))
-                rows = rows[wanted]
-            p.prev_mid = float(now["mid"][-1])
-            ts_parts.append(now["ts_event"][rows])
-            sym_parts.append(np.full(len(rows), i))
-            row_parts.append(rows)
-            cols_of.append((name, now, p))
+                now = {k: v[wanted] for k, v in now.items()}
+            p.prev_mid = float(cols["mid"][cut - 1])
+            # Python lists once per batch: indexing NumPy arrays one scalar at a time is slow.
+            names = ROW_COLUMNS if self.every_row else ROW_COLUMNS[:4]
+            rows = list(zip(*(now[k].tolist() for k in names), strict=True))
+            n = len(rows)
+            ts_parts.append(now["ts_event"])
+            sym_parts.append(np.full(n, len(per_symbol)))
+            idx_parts.append(np.arange(n))
+            per_symbol.append((name, p, rows))
         if not ts_parts:
             return []
-        ts = np.concatenate(ts_parts)
         sym = np.concatenate(sym_parts)
-        row = np.concatenate(row_parts)
-        order = np.lexsort((row, sym, ts))  # event time, then symbol, then the symbol's order
-        by_index = {names.index(name): (name, cols, p) for name, cols, p in cols_of}
+        idx = np.concatenate(idx_parts)
+        # Event time, then symbol, then the symbol's own order.
+        order = np.lexsort((idx, sym, np.concatenate(ts_parts)))
         out: list[Record] = []
-        for k in order:
-            name, cols, p = by_index[int(sym[k])]
-            self._row(name, cols, int(row[k]), p, out)
+        sym_l, idx_l = sym[order].tolist(), idx[order].tolist()
+        for i, j in zip(sym_l, idx_l, strict=True):
+            name, p, rows = per_symbol[i]
+            self._row(name, rows[j], p, out)
         return out
 
-    def _row(self, symbol: str, c: dict[str, np.ndarray], r: int, p: _Pending, out: list) -> None:
-        ts = int(c["ts_event"][r])
+    def _row(self, symbol: str, row: tuple, p: _Pending, out: list) -> None:
+        ts, seq, mid, micro = row[:4]
         pos = self.portfolio.position(symbol)
-        mid = float(c["mid"][r])
         if mid == mid:
             pos.mark = mid
         if self.every_row:
-            broker = self._broker(symbol)
-            fills = broker.on_book(
-                ts,
-                float(c["bid_px"][r]),
-                float(c["bid_sz"][r]),
-                float(c["ask_px"][r]),
-                float(c["ask_sz"][r]),
-                float(c["trade_sz"][r]),
-            )
-            self._apply(fills, ts, out)
-        intents = p.intents.pop(int(c["seq"][r]), None)
-        if intents:
-            for t in intents:
-                self._intent(t, float(c["microprice"][r]), out)
+            fills = self._broker(symbol).on_book(ts, *row[4:])
+            if fills:
+                self._apply(fills, ts, out)
+        if p.intents:
+            intents = p.intents.pop(seq, None)
+            if intents:
+                for t in intents:
+                    self._intent(t, micro, out)
         self._check_equity(symbol, ts, out)
 
     def _broker(self, symbol: str) -> PaperBroker:
@@ -279,8 +277,9 @@ class Account:
         out.append(OrderCancelled(o.client_order_id, o.symbol, ts, o.side, left, reason))
 
     def _intent(self, t: TargetPosition, micro: float, out: list) -> None:
-        for oid in [i for i, s in self.orders.items() if s.order.symbol == t.symbol]:
-            self._cancel(oid, t.ts_event, "replaced", out)  # a newer target replaces it
+        if self.orders:  # a newer target replaces the symbol's open orders
+            for oid in [i for i, s in self.orders.items() if s.order.symbol == t.symbol]:
+                self._cancel(oid, t.ts_event, "replaced", out)
         pos = self.portfolio.position(t.symbol)
         qty = t.target - pos.quantity
         if qty == 0:
@@ -289,33 +288,36 @@ class Account:
         limit = self.execution.order_type == OrderType.LIMIT
         touch = t.ask_px if side == Side.BUY else t.bid_px
         join = t.bid_px if side == Side.BUY else t.ask_px
-        order = SubmitOrder(
-            client_order_id=f"{t.symbol}-{t.model}-{t.seq}",
-            symbol=t.symbol,
-            ts_event=t.ts_event,
-            side=side,
-            quantity=abs(qty),
-            prediction_id=f"{t.symbol}:{t.model}:{t.seq}",
-            bid_px=t.bid_px,
-            ask_px=t.ask_px,
-            mid=t.mid,
-            order_type=self.execution.order_type,
-            limit_px=join if limit else math.nan,
-            account=self.risk.account,
+        order = SubmitOrder(  # client order id, symbol, ts, side, qty, prediction id, touch...
+            f"{t.symbol}-{t.model}-{t.seq}",
+            t.symbol,
+            t.ts_event,
+            side,
+            abs(qty),
+            f"{t.symbol}:{t.model}:{t.seq}",
+            t.bid_px,
+            t.ask_px,
+            t.mid,
+            self.execution.order_type,
+            join if limit else math.nan,
+            self.risk.account,
         )
         start = bisect_right(self.recent, t.ts_event - SECOND_NS)
         del self.recent[:start]  # older than any window still to come, rows being in time order
         recent = bisect_right(self.recent, t.ts_event)
+        gross_others = 0.0
+        for s, q in self.portfolio.positions.items():
+            if s != t.symbol and q.quantity:
+                gross_others += q.notional()
         exposure = Exposure(
-            price=join if limit else touch,
-            microprice=micro,
-            position=pos.quantity,
-            gross_others=sum(
-                q.notional() for s, q in self.portfolio.positions.items() if s != t.symbol
-            ),
-            day_pnl=self.portfolio.equity() - self._day_start(t.ts_event),
-            recent_orders=recent,
-            halted=self.halt is not None,
+            join if limit else touch,
+            micro,
+            pos.quantity,
+            gross_others,
+            self.portfolio.equity()
+            - (self.day_start if t.ts_event // DAY_NS == self.day else self._day_start(t.ts_event)),
+            recent,
+            self.halt is not None,
         )
         refusal = first_refusal(order, exposure, self.risk)
         if refusal is not None:
@@ -349,7 +351,8 @@ class Account:
 
     def _check_equity(self, symbol: str, ts: int, out: list) -> None:
         equity = self.portfolio.equity()
-        self._day_start(ts)
+        if ts // DAY_NS != self.day:
+            self._day_start(ts)
         if equity > self.peak:
             self.peak = equity
         self.equity_low = min(self.equity_low, equity)

@@ -66,7 +66,12 @@ class Portfolio:
         return p
 
     def pnl(self) -> float:
-        return sum(p.pnl() for p in self.positions.values())
+        total = 0.0
+        for p in self.positions.values():
+            total += p.realised - p.fees
+            if p.quantity and p.mark == p.mark:
+                total += p.quantity * (p.mark - p.avg_px)
+        return total
 
     def equity(self) -> float:
         return self.capital + self.pnl()

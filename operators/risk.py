@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from operators.config import RiskConfig
 from schemas.trading import SubmitOrder
@@ -20,9 +20,8 @@ from schemas.trading import SubmitOrder
 Refusal = tuple[str, str] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Exposure:
-    """What the account knows when an order is checked."""
+class Exposure(NamedTuple):
+    """What the account knows when an order is checked (a tuple: built once per order)."""
 
     price: float
     """The price the order is expected to fill at (touch or limit)."""
