@@ -143,8 +143,10 @@ class Account:
         if keep.any():
             p.chunks.append({k: cols[k][keep] for k in BOOK_COLUMNS})
             p.last_ts = max(p.last_ts, int(cols["ts_event"][keep][-1]))
+            first = int(cols["seq"][keep][0])
             for t in item.intents:
-                p.intents.setdefault(t.seq, []).append(t)
+                if t.seq >= first:
+                    p.intents.setdefault(t.seq, []).append(t)
         if self.expected and not self.expected <= self.pending.keys():
             return []
         watermark = min(q.last_ts for q in self.pending.values())
@@ -355,12 +357,11 @@ class Account:
             self._day_start(ts)
         if equity > self.peak:
             self.peak = equity
-        self.equity_low = min(self.equity_low, equity)
-        if self.halt is not None:
+        elif equity < self.equity_low:
+            self.equity_low = equity
+        if self.halt is not None or self.peak - equity < self.risk.kill_drawdown * self.peak:
             return
         dd = drawdown(self.peak, equity)
-        if dd < self.risk.kill_drawdown:
-            return
         detail = (
             f"equity {equity:,.2f} is {dd:.1%} below its peak {self.peak:,.2f} "
             f"(kill switch at {self.risk.kill_drawdown:.1%})"

@@ -73,17 +73,19 @@ class PaperBroker:
 
     def submit(self, order: SubmitOrder) -> list[Fill]:
         """Send ``order``; fills now when there is no latency and it can fill at once."""
+        if self.latency_ns == 0 and order.order_type == OrderType.MARKET:
+            # No latency: the touch the order was decided on is the book it meets, in full.
+            price = order.ask_px if order.side == Side.BUY else order.bid_px
+            if math.isnan(price):  # no opposite side (the risk gate's no_market stops these)
+                r = Resting(order, order.ts_event, order.quantity, None, True)
+                self.orders[order.client_order_id] = r
+                return []
+            fee = abs(order.quantity * price) * self.fee_bps / 10_000
+            return [(order, order.quantity, price, fee)]
         r = Resting(order, order.ts_event + self.latency_ns, order.quantity)
         self.orders[order.client_order_id] = r
         out: list[Fill] = []
-        if self.latency_ns == 0 and order.order_type == OrderType.MARKET:
-            # No latency: the touch the order was decided on is the book it meets.
-            buy = order.side == Side.BUY
-            price = order.ask_px if buy else order.bid_px
-            r.active = True
-            if not math.isnan(price):
-                self._fill(r, r.leaves, price, out)
-        elif self.latency_ns == 0:
+        if self.latency_ns == 0:
             self._arrive(r, out)
         return out
 

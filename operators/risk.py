@@ -90,7 +90,9 @@ def check_max_gross(order: SubmitOrder, x: Exposure, cfg: RiskConfig) -> Refusal
 def check_daily_loss(order: SubmitOrder, x: Exposure, cfg: RiskConfig) -> Refusal:
     """Past the day's loss limit only orders that reduce the position pass."""
     limit = cfg.daily_loss * cfg.capital
-    if x.day_pnl <= -limit and abs(_after(order, x)) > abs(x.position):
+    after = _after(order, x)
+    reduces = after == 0 or (after * x.position > 0 and abs(after) < abs(x.position))
+    if x.day_pnl <= -limit and not reduces:
         return (
             "daily_loss",
             f"day PnL {x.day_pnl:,.2f} is at or below -{limit:,.2f}; "

@@ -82,6 +82,8 @@ def test_daily_loss_lets_only_reducing_orders_pass():
     assert rule == "daily_loss"
     assert check_daily_loss(_order(Side.SELL, 10), _x(day_pnl=-2_000, position=30), cfg) is None
     assert check_daily_loss(_order(Side.SELL, 70), _x(day_pnl=-2_000, position=30), cfg)
+    assert check_daily_loss(_order(Side.SELL, 60), _x(day_pnl=-2_000, position=30), cfg)  # flip
+    assert check_daily_loss(_order(Side.SELL, 30), _x(day_pnl=-2_000, position=30), cfg) is None
 
 
 def test_rate_limit_and_halt_stand_last():
