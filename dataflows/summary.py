@@ -96,3 +96,47 @@ def _risk(orders: pl.DataFrame, alerts: pl.DataFrame) -> dict[str, Any]:
         "halted": halt is not None,
         "halt": halt,
     }
+
+
+def equity_curve(run_dir: Path, capital: float) -> pl.DataFrame:
+    """``ts_event``, ``equity``: capital plus the fills' cash and positions marked at each
+    symbol's last mid, at every feature row of the run (for plots; the account step's own
+    figures are in its records)."""
+    feats = read_table(run_dir, "features")
+    if not feats.height:
+        return pl.DataFrame({"ts_event": [], "equity": []})
+    timeline = (
+        feats.select("ts_event", "symbol", "seq", "mid")
+        .sort("ts_event", "symbol", "seq")
+        .with_row_index("row")
+    )
+    fills = read_table(run_dir, "fills")
+    values = []
+    for symbol in timeline["symbol"].unique().sort():
+        rows = timeline.filter(pl.col("symbol") == symbol).with_columns(
+            pl.col("mid").fill_nan(None).forward_fill()
+        )
+        f = fills.filter(pl.col("symbol") == symbol) if fills.height else fills
+        if f.height:
+            signed = pl.col("side").cast(pl.Float64) * pl.col("quantity")
+            book = f.sort("ts_event").select(
+                "ts_event",
+                signed.cum_sum().alias("position"),
+                (-(signed * pl.col("price")) - pl.col("fee")).cum_sum().alias("cash"),
+            )
+            rows = rows.join_asof(book, on="ts_event", strategy="backward")
+        else:
+            rows = rows.with_columns(position=pl.lit(0.0), cash=pl.lit(0.0))
+        value = (
+            pl.col("cash").fill_null(0.0) + pl.col("position").fill_null(0.0) * pl.col("mid")
+        ).fill_null(0.0)
+        values.append(rows.select("row", value.alias(f"v_{symbol}")))
+    for v in values:
+        timeline = timeline.join(v, on="row", how="left")
+    cols = [c for c in timeline.columns if c.startswith("v_")]
+    return timeline.select(
+        "ts_event",
+        (capital + pl.sum_horizontal(pl.col(c).forward_fill().fill_null(0.0) for c in cols)).alias(
+            "equity"
+        ),
+    )

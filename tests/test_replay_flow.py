@@ -10,6 +10,7 @@ import pytest
 
 from dataflows.offline import compute
 from dataflows.sinks import read_table
+from dataflows.summary import equity_curve
 from dataflows.tables import TABLES
 from flowsense.commands.replay import run_replay
 from flowsense.settings import Settings
@@ -169,3 +170,10 @@ def test_a_bad_predictor_on_a_real_day_trips_the_kill_switch(tmp_path):
             first_breach = ts
             break
     assert first_breach == halt["ts_event"]
+    # The plotted curve agrees: it ends at capital + the summary's PnL, and its first breach
+    # of the kill level is the halt.
+    curve = equity_curve(out, capital)
+    assert curve["equity"][-1] == pytest.approx(capital + summary["pnl"])
+    peak = curve["equity"].cum_max().clip(lower_bound=capital)
+    breach = curve.filter(curve["equity"] <= 0.85 * peak + 1e-6)["ts_event"][0]
+    assert breach == halt["ts_event"]
