@@ -231,3 +231,24 @@ def test_decisions_do_not_depend_on_batching_or_interleaving():
     # B's flip to -30 at 48.5 with A's -12 marked at 102: 1 455 + 1 224 = 2 679 > 2 500.
     denied = [r for r in whole if isinstance(r, OrderDenied)]
     assert [(d.symbol, d.rule) for d in denied] == [("B", "max_gross")]
+
+
+def test_a_snapshot_resumes_where_it_stopped():
+    """Bytewax pickles the account's state at each epoch; a resumed state decides the same."""
+    import pickle
+
+    cfg = RiskConfig(capital=1_000, max_position=1e6, max_gross=1e6, collar_bps=500)
+    ex = ExecutionConfig(order_type=OrderType.LIMIT)
+    a = _slice("A", np.arange(8) * S, [100, 99, 98, 97, 96, 99, 101, 102], [(0, 5), (4, -5)])
+    first, second = (
+        MarketSlice("A", {k: v[:4] for k, v in a.columns.items()}, a.intents[:1]),
+        MarketSlice("A", {k: v[4:] for k, v in a.columns.items()}, a.intents[1:]),
+    )
+    whole = Account(cfg, ex)
+    want = whole.update(first) + whole.update(second) + whole.flush()
+    part = Account(cfg, ex)
+    got = part.update(first)
+    resumed = pickle.loads(pickle.dumps(part))
+    got += resumed.update(second) + resumed.flush()
+    assert got == want and any(isinstance(r, OrderFilled) for r in got)
+    assert resumed.portfolio.equity() == pytest.approx(whole.portfolio.equity())
