@@ -29,7 +29,11 @@ def send_reset(settings: Settings, operator: str, reason: str, account: str | No
 
     reset = RiskReset(account or settings.risk.account, time.time_ns(), operator, reason)
     producer = Producer(
-        {"bootstrap.servers": settings.kafka.bootstrap, "message.timeout.ms": 10_000}
+        {
+            "bootstrap.servers": settings.kafka.bootstrap,
+            "message.timeout.ms": 5_000,
+            "log_level": 0,  # the one-line error below says it; no librdkafka lines on stderr
+        }
     )
     errors: list[str] = []
     producer.produce(
