@@ -29,7 +29,7 @@ import numpy as np
 from operators.config import RiskConfig
 from operators.orders import Order
 from operators.paper_broker import Fill, PaperBroker
-from operators.portfolio import Portfolio
+from operators.portfolio import Portfolio, Position
 from operators.risk import Exposure, drawdown, first_refusal
 from schemas.trading import (
     Alert,
@@ -123,7 +123,8 @@ class Account:
         self.equity_low = risk.capital
         # Every row must reach the broker when orders can rest (limit orders, latency);
         # otherwise only rows that move a mark or carry a target matter.
-        self.every_row = execution.order_type == OrderType.LIMIT or execution.latency_ns > 0
+        self.limit_orders = execution.order_type == OrderType.LIMIT
+        self.every_row = self.limit_orders or execution.latency_ns > 0
 
     @property
     def state(self) -> TradingState:
@@ -211,7 +212,7 @@ class Account:
             ts_parts.append(now["ts_event"])
             sym_parts.append(np.full(n, len(per_symbol)))
             idx_parts.append(np.arange(n))
-            per_symbol.append((name, p, rows))
+            per_symbol.append((name, p, rows, self.portfolio.position(name)))
         if not ts_parts:
             return []
         sym = np.concatenate(sym_parts)
@@ -221,13 +222,12 @@ class Account:
         out: list[Record] = []
         sym_l, idx_l = sym[order].tolist(), idx[order].tolist()
         for i, j in zip(sym_l, idx_l, strict=True):
-            name, p, rows = per_symbol[i]
-            self._row(name, rows[j], p, out)
+            name, p, rows, pos = per_symbol[i]
+            self._row(name, rows[j], p, pos, out)
         return out
 
-    def _row(self, symbol: str, row: tuple, p: _Pending, out: list) -> None:
+    def _row(self, symbol: str, row: tuple, p: _Pending, pos: Position, out: list) -> None:
         ts, seq, mid, micro = row[:4]
-        pos = self.portfolio.position(symbol)
         if mid == mid:
             pos.mark = mid
         if self.every_row:
@@ -255,17 +255,18 @@ class Account:
             pos = self.portfolio.position(order.symbol)
             pos.apply_fill(order.side, qty, price, fee)
             n = len(state.history) - 2  # new, accepted, then one entry per fill
-            out.append(
+            oid = order.client_order_id
+            out.append(  # fill id, order id, symbol, ts, side, qty, price, fee, position after
                 OrderFilled(
-                    fill_id=f"{order.client_order_id}-{n}",
-                    client_order_id=order.client_order_id,
-                    symbol=order.symbol,
-                    ts_event=max(ts, order.ts_event),
-                    side=order.side,
-                    quantity=qty,
-                    price=price,
-                    fee=fee,
-                    position_after=pos.quantity,
+                    f"{oid}-{n}",
+                    oid,
+                    order.symbol,
+                    ts if ts > order.ts_event else order.ts_event,
+                    order.side,
+                    qty,
+                    price,
+                    fee,
+                    pos.quantity,
                 )
             )
             if not state.is_open:
@@ -287,7 +288,7 @@ class Account:
         if qty == 0:
             return
         side = Side.BUY if qty > 0 else Side.SELL
-        limit = self.execution.order_type == OrderType.LIMIT
+        limit = self.limit_orders
         touch = t.ask_px if side == Side.BUY else t.bid_px
         join = t.bid_px if side == Side.BUY else t.ask_px
         order = SubmitOrder(  # client order id, symbol, ts, side, qty, prediction id, touch...
@@ -305,7 +306,8 @@ class Account:
             self.risk.account,
         )
         start = bisect_right(self.recent, t.ts_event - SECOND_NS)
-        del self.recent[:start]  # older than any window still to come, rows being in time order
+        if start:  # older than any window still to come, rows being in time order
+            del self.recent[:start]
         recent = bisect_right(self.recent, t.ts_event)
         gross_others = 0.0
         for s, q in self.portfolio.positions.items():

@@ -76,11 +76,11 @@ class Order:
 
     def fill(self, ts: int, quantity: float) -> None:
         """Record an execution of ``quantity``; more than the open quantity is refused."""
-        if not quantity > 0 or quantity > self.leaves + 1e-9:
+        leaves = self.order.quantity - self.filled
+        if not quantity > 0 or quantity > leaves + 1e-9:
             raise IllegalTransitionError(
-                f"order {self.order.client_order_id}: fill of {quantity:g} with "
-                f"{self.leaves:g} open"
+                f"order {self.order.client_order_id}: fill of {quantity:g} with {leaves:g} open"
             )
-        to = S.FILLED if quantity >= self.leaves - 1e-9 else S.PARTIALLY_FILLED
+        to = S.FILLED if quantity >= leaves - 1e-9 else S.PARTIALLY_FILLED
         self._move(ts, to)
         self.filled += quantity
