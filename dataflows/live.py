@@ -4,7 +4,12 @@ Run it with ``flowsense live`` or ``python -m bytewax.run dataflows.live:flow``
 (any ``-w`` worker count; settings from ``FLOWSENSE_*``).
 
     kafka_in -> decode -> split_json -> by_symbol ---------------------------> ticks_in -> trading
-                                     -> json_by_symbol -> normalize ---------/
+                                     -> json_by_symbol -> normalize ---------/                |
+    control_in (risk.control: operators' RiskReset) -> control_decode ---------> account step -/
+
+Outputs: Kafka ``features``, ``predictions``, ``orders``, ``fills``, ``alerts``;
+QuestDB ticks, features, predictions; PostgreSQL orders, order_events
+(cancellations), fills, trades, alerts and the audit log; Redis latest values.
 
 A ``ticks.raw`` message is one of (``schemas.wire.decode_message``):
 
@@ -53,6 +58,7 @@ from dataflows.steps import SourceBatch, key_by_symbol, trading_steps
 from dataflows.stores.postgres import PostgresSink, migrate
 from dataflows.stores.redis import RedisSink
 from dataflows.tables import (
+    alerts_table,
     features_table,
     fills_table,
     orders_table,
@@ -62,6 +68,7 @@ from dataflows.tables import (
 from flowsense.settings import Settings
 from schemas import topics, wire
 from schemas.market import Reject, RejectReason, TickBatch
+from schemas.trading import RiskReset
 
 
 class _IdlePartition(StatefulSourcePartition):
@@ -90,15 +97,15 @@ class _IdlePartition(StatefulSourcePartition):
         self.inner.close()
 
 
-class TicksSource(LowLatencyKafkaSource):
-    """The Kafka source over ``ticks.raw``, optionally ending when idle."""
+class TopicSource(LowLatencyKafkaSource):
+    """A Kafka source over one topic, from its start or its end, optionally ending when idle."""
 
     def __init__(
-        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+        self, settings: Settings, topic: str, from_beginning: bool, until_idle_s: float | None
     ) -> None:
         super().__init__(
             brokers=[settings.kafka.bootstrap],
-            topics=[topics.TICKS_RAW],
+            topics=[topic],
             tail=True,
             starting_offset=OFFSET_BEGINNING if from_beginning else OFFSET_END,
             batch_size=1000,
@@ -109,6 +116,25 @@ class TicksSource(LowLatencyKafkaSource):
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> StatefulSourcePartition:
         part = super().build_part(step_id, for_part, resume_state)
         return part if self.until_idle_s is None else _IdlePartition(part, self.until_idle_s)
+
+
+class TicksSource(TopicSource):
+    """``ticks.raw``: market data from outside producers and ``flowsense publish``."""
+
+    def __init__(
+        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+    ) -> None:
+        super().__init__(settings, topics.TICKS_RAW, from_beginning, until_idle_s)
+
+
+class ControlSource(TopicSource):
+    """``risk.control``: operators' resets. Without ``from_beginning`` it reads only what is
+    written after the start."""
+
+    def __init__(
+        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+    ) -> None:
+        super().__init__(settings, topics.RISK_CONTROL, from_beginning, until_idle_s)
 
 
 _RAW_BYTES = 4096
@@ -229,6 +255,16 @@ def ticks_in(raw: Stream[Any], settings: Settings) -> KeyedStream[SourceBatch]:
     return op.merge("ticks_in", binary, normalized)
 
 
+def decode_control(msg: Any) -> RiskReset | Reject:
+    """A ``risk.control`` message -> a ``RiskReset``, or a reject for the dead-letter topic."""
+    if isinstance(msg, KafkaError):
+        return _refuse("?", msg.msg, RejectReason.MALFORMED_MESSAGE, f"consumer error: {msg.err}")
+    try:
+        return RiskReset.from_json(msg.value or b"")
+    except ValueError as e:
+        return _refuse("?", msg, RejectReason.MALFORMED_MESSAGE, f"risk.control: {e}")
+
+
 def _kafka_out(kind: str, to_arrow) -> Any:
     def encode(item: tuple[str, Any]) -> KafkaSinkMessage | None:
         symbol, value = item
@@ -271,7 +307,13 @@ def build_live_flow(
     migrate(settings.postgres.dsn)
     flow = Dataflow("live")
     raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, until_idle_s))
-    out = trading_steps(ticks_in(raw, settings), settings)
+    control = op.input("control_in", flow, ControlSource(settings, from_beginning, until_idle_s))
+    decoded = op.map("control_decode", control, decode_control)
+    split = op.branch("control_ok", decoded, lambda x: isinstance(x, RiskReset))
+    bad_control = op.map("control_rejects", split.falses, lambda r: (r.symbol, [r]))
+    out = trading_steps(
+        ticks_in(raw, settings), settings, frozenset(settings.kafka.symbols), split.trues
+    )
 
     brokers = [settings.kafka.bootstrap]
     # Outputs that traders wait for go out at once; bulk topics may wait 5 ms to batch.
@@ -289,10 +331,12 @@ def build_live_flow(
     )
     to_kafka("orders", out.orders, topics.ORDERS, "orders", orders_table, urgent)
     to_kafka("fills", out.fills, topics.FILLS, "fills", fills_table, urgent)
-    dead = op.flat_map("deadletter_encode", out.rejects, _deadletter)
+    to_kafka("alerts", out.alerts, topics.ALERTS, "alerts", alerts_table, urgent)
+    rejects = op.merge("all_rejects", out.rejects, bad_control)
+    dead = op.flat_map("deadletter_encode", rejects, _deadletter)
     op.output("deadletter_kafka", dead, AsyncKafkaSink(brokers, topics.TICKS_DEADLETTER, bulk))
 
-    trading = op.merge("orders_and_fills", out.orders, out.fills)
+    trading = op.merge("orders_and_fills", out.orders, out.fills, out.alerts)
     op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
     hot = op.merge("hot_values", out.features, out.predictions, out.fills)
     op.output("hot_redis", hot, RedisSink(settings.redis.url))

@@ -17,6 +17,7 @@ from dataflows.sinks import LatestValues, ParquetSink
 from dataflows.sources import FeedSource
 from dataflows.steps import key_by_symbol, trading_steps
 from dataflows.tables import (
+    alerts_table,
     bars_table,
     features_table,
     fills_table,
@@ -40,7 +41,9 @@ def build_replay_flow(
     raw = op.input(
         "ticks", flow, FeedSource(groups, rc.levels, rc.batch_size, speed, settings.cache_dir)
     )
-    out = trading_steps(key_by_symbol(raw), settings)
+    # LOBSTER groups are symbols: the account step waits for each (event-time merge).
+    symbols = frozenset(g for g, feeds in groups.items() if all(f.kind == "lobster" for f in feeds))
+    out = trading_steps(key_by_symbol(raw), settings, symbols)
 
     def sink(table: str, to_arrow) -> ParquetSink:
         hook = None if latest is None else (lambda sym, t: latest.record(table, sym, t))
@@ -51,5 +54,6 @@ def build_replay_flow(
     op.output("predictions_out", out.predictions, sink("predictions", predictions_table))
     op.output("orders_out", out.orders, sink("orders", orders_table))
     op.output("fills_out", out.fills, sink("fills", fills_table))
+    op.output("alerts_out", out.alerts, sink("alerts", alerts_table))
     op.output("rejects_out", out.rejects, sink("rejects", rejects_table))
     return flow

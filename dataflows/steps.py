@@ -1,7 +1,14 @@
 """The steps every FlowSense dataflow shares, from keyed input batches to orders and fills.
 
     validate -> features -> bars
-                        -> predict -> decide -> risk -> execute
+                        -> predict -> decide -> by_account -> account -> orders / fills / alerts
+                                  (risk resets) -/
+
+Every step up to ``decide`` is keyed by symbol; ``decide`` sends each
+symbol's book rows and targets (``MarketSlice``) to the one ``account``
+step of the account (``risk.account``), which gates, executes and marks in
+event time across symbols (``operators.account``). Its records are keyed by
+symbol again for the sinks.
 
 Replay and live flows differ only in their source and sinks: each builds
 its input stream of ``SourceBatch`` keyed by symbol, calls ``trading_steps``
@@ -21,16 +28,25 @@ from bytewax.dataflow import Stream
 from bytewax.operators import KeyedStream, StatefulLogic
 
 from flowsense.settings import Settings
+from operators.account import SLICE_COLUMNS, Account, ExecutionConfig
 from operators.bars import BarState
 from operators.features import FeatureState
-from operators.paper_broker import PaperAccount
 from operators.predictors import make_predictor
-from operators.risk import RiskGate
 from operators.strategy import Strategy
 from operators.validate import Validator
 from schemas.features import BarBatch, FeatureBatch
 from schemas.market import Instrument, Reject, TickBatch
-from schemas.trading import OrderDenied, OrderFilled, PredictionBatch, SubmitOrder
+from schemas.trading import (
+    Alert,
+    MarketSlice,
+    OrderCancelled,
+    OrderDenied,
+    OrderFilled,
+    OrderType,
+    PredictionBatch,
+    RiskReset,
+    SubmitOrder,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +116,69 @@ def _stateful(factory: Callable[[Any], Any], method: str):
     return step
 
 
+class _Predict:
+    """The predictor of one symbol; passes the features on with their predictions."""
+
+    __slots__ = ("predictor",)
+
+    def __init__(self, name: str) -> None:
+        self.predictor = make_predictor(name)
+
+    def update(self, features: FeatureBatch) -> tuple[FeatureBatch, PredictionBatch]:
+        return features, self.predictor.update(features)
+
+
+class _Decide:
+    """The strategy of one symbol: targets, sent on with the book rows they were taken at."""
+
+    __slots__ = ("strategy",)
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.strategy = strategy
+
+    def update(self, item: tuple[FeatureBatch, PredictionBatch]) -> MarketSlice:
+        features, predictions = item
+        cols = {k: features[k] for k in (*SLICE_COLUMNS, "trade_sz")}
+        return MarketSlice(features.symbol, cols, self.strategy.update(predictions))
+
+
+class _Account(StatefulLogic[MarketSlice | RiskReset, list, Account]):
+    """The ``account`` step: a thin shell over ``operators.account.Account``."""
+
+    def __init__(self, make: Callable[[], Account], resume: Account | None) -> None:
+        self.account = resume or make()
+
+    def on_item(self, value: MarketSlice | RiskReset) -> tuple[list[list], bool]:
+        records = self.account.update(value)
+        return ([records] if records else []), StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[list], bool]:
+        records = self.account.flush()
+        return ([records] if records else []), StatefulLogic.RETAIN
+
+    def snapshot(self) -> Account:
+        return self.account
+
+
+def _by_symbol(*kinds: type) -> Callable[[tuple[str, list]], list[tuple[str, list]]]:
+    """Records of ``kinds`` of one account output, grouped by symbol (keyed for the sinks)."""
+
+    def split(item: tuple[str, list]) -> list[tuple[str, list]]:
+        groups: dict[str, list] = {}
+        for r in item[1]:
+            if isinstance(r, kinds):
+                groups.setdefault(r.symbol, []).append(r)
+        return list(groups.items())
+
+    return split
+
+
+def execution_config(settings: Settings) -> ExecutionConfig:
+    b = settings.broker
+    latency = int((b.entry_latency_ms + b.md_latency_ms) * 1e6)
+    return ExecutionConfig(OrderType(b.order_type), b.fee_bps, latency)
+
+
 @dataclass(frozen=True, slots=True)
 class Outputs:
     """The keyed output streams of ``trading_steps``."""
@@ -109,16 +188,27 @@ class Outputs:
     features: KeyedStream[FeatureBatch]
     bars: KeyedStream[BarBatch]
     predictions: KeyedStream[PredictionBatch]
-    orders: KeyedStream[list[SubmitOrder | OrderDenied]]
+    orders: KeyedStream[list[SubmitOrder | OrderDenied | OrderCancelled]]
     fills: KeyedStream[list[OrderFilled]]
+    alerts: KeyedStream[list[Alert]]
 
 
 def key_by_symbol(up: Stream[SourceBatch]) -> KeyedStream[SourceBatch]:
     return op.key_on("by_symbol", up, lambda b: b.symbol)
 
 
-def trading_steps(keyed: KeyedStream[SourceBatch], settings: Settings) -> Outputs:
-    """Validate, compute features and bars, predict, decide, gate and execute."""
+def trading_steps(
+    keyed: KeyedStream[SourceBatch],
+    settings: Settings,
+    symbols: frozenset[str] = frozenset(),
+    resets: Stream[RiskReset] | None = None,
+) -> Outputs:
+    """Validate, compute features and bars, predict, decide, gate and execute.
+
+    ``symbols``: the symbols the account will see, when known up front (the
+    account step waits for each before it decides: see ``operators.account``);
+    ``resets``: operators' ``RiskReset`` records.
+    """
     rc = settings.replay
     make_predictor(rc.predictor)  # fail now, with the list of names, not inside a worker
     checked = op.stateful_map("validate", keyed, _validate)
@@ -129,24 +219,29 @@ def trading_steps(keyed: KeyedStream[SourceBatch], settings: Settings) -> Output
     )
     bar_ns = int(rc.bar_s * 1e9)
     bars = op.stateful("bars", features, lambda resume: _Bars(bar_ns, resume))
-    predictions = op.stateful_map(
-        "predict", features, _stateful(lambda _: make_predictor(rc.predictor), "update")
+    predicted = op.stateful_map(
+        "predict", features, _stateful(lambda _: _Predict(rc.predictor), "update")
     )
-    intents = op.stateful_map(
-        "decide", predictions, _stateful(lambda _: Strategy(settings.strategy), "update")
+    predictions = op.map_value("predictions", predicted, lambda fp: fp[1])
+    slices = op.stateful_map(
+        "decide", predicted, _stateful(lambda _: _Decide(Strategy(settings.strategy)), "update")
     )
-    intents = op.filter_value("has_intents", intents, bool)
-    orders = op.stateful_map(
-        "risk", intents, _stateful(lambda _: RiskGate(settings.risk), "update")
+    account = settings.risk.account
+    to_account = op.key_on(
+        "by_account", op.map("slices", slices, lambda kv: kv[1]), lambda _: account
     )
-    orders = op.filter_value("has_orders", orders, bool)
-    accepted = op.filter_map_value(
-        "accepted_orders",
-        orders,
-        lambda os: [o for o in os if isinstance(o, SubmitOrder)] or None,
+    if resets is not None:
+        keyed_resets = op.key_on("resets_by_account", resets, lambda r: r.account)
+        to_account = op.merge("account_in", to_account, keyed_resets)
+    execution = execution_config(settings)
+
+    def make() -> Account:
+        return Account(settings.risk, execution, symbols)
+
+    records = op.stateful("account", to_account, lambda resume: _Account(make, resume))
+    orders = op.flat_map(
+        "orders_by_symbol", records, _by_symbol(SubmitOrder, OrderDenied, OrderCancelled)
     )
-    fee = settings.broker.fee_bps
-    fills = op.stateful_map(
-        "execute", accepted, _stateful(lambda _: PaperAccount(fee_bps=fee), "execute")
-    )
-    return Outputs(rejects, ticks, features, bars, predictions, orders, fills)
+    fills = op.flat_map("fills_by_symbol", records, _by_symbol(OrderFilled))
+    alerts = op.flat_map("alerts_by_symbol", records, _by_symbol(Alert))
+    return Outputs(rejects, ticks, features, bars, predictions, orders, fills, alerts)

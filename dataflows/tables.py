@@ -7,14 +7,23 @@ replay use them, and so will the database sinks of the live dataflow.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 
 from schemas.features import BarBatch, FeatureBatch, bar_columns, feature_columns
 from schemas.market import EMPTY_ASK_PX, EMPTY_BID_PX, Reject, TickBatch
-from schemas.trading import OrderDenied, OrderFilled, PredictionBatch, SubmitOrder
+from schemas.trading import (
+    Alert,
+    OrderCancelled,
+    OrderDenied,
+    OrderFilled,
+    PredictionBatch,
+    SubmitOrder,
+)
 
-TABLES = ("features", "bars", "predictions", "orders", "fills", "rejects")
+TABLES = ("features", "bars", "predictions", "orders", "fills", "alerts", "rejects")
 """The tables of a replay run."""
 
 
@@ -82,25 +91,57 @@ ORDER_SCHEMA = pa.schema(
         ("detail", pa.string()),
         ("bid_px", pa.float64()),
         ("ask_px", pa.float64()),
+        ("order_type", pa.string()),
+        ("limit_px", pa.float64()),
     ]
 )
 
 
-def orders_table(symbol: str, orders: list[SubmitOrder | OrderDenied]) -> pa.Table:
-    """Orders the risk gate let through (``accepted``) and those it refused (``denied``)."""
+def orders_table(symbol: str, orders: list[SubmitOrder | OrderDenied | OrderCancelled]) -> pa.Table:
+    """Orders the risk gate let through (``accepted``), those it refused (``denied``, with
+    the rule and its values) and cancellations (``cancelled``: ``rule`` is the reason,
+    ``quantity`` what was left open)."""
     rows = []
     for o in orders:
-        row = {
-            k: getattr(o, k)
-            for k in ("ts_event", "symbol", "client_order_id", "prediction_id", "quantity")
-        }
+        row = {k: getattr(o, k) for k in ("ts_event", "symbol", "client_order_id", "quantity")}
         row["side"] = int(o.side)
         if isinstance(o, OrderDenied):
-            row.update(status="denied", rule=o.rule, detail=o.detail, bid_px=None, ask_px=None)
+            row.update(status="denied", rule=o.rule, detail=o.detail)
+            row["prediction_id"] = o.prediction_id
+        elif isinstance(o, OrderCancelled):
+            row.update(status="cancelled", rule=o.reason, detail="", prediction_id="")
         else:
-            row.update(status="accepted", rule="", detail="", bid_px=o.bid_px, ask_px=o.ask_px)
+            row.update(
+                status="accepted",
+                rule="",
+                detail="",
+                bid_px=o.bid_px,
+                ask_px=o.ask_px,
+                order_type=str(o.order_type),
+                limit_px=None if math.isnan(o.limit_px) else o.limit_px,
+                prediction_id=o.prediction_id,
+            )
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=ORDER_SCHEMA)
+
+
+ALERT_SCHEMA = pa.schema(
+    [
+        ("ts_event", pa.int64()),
+        ("symbol", pa.string()),
+        ("alert_id", pa.string()),
+        ("severity", pa.string()),
+        ("name", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+
+
+def alerts_table(symbol: str, alerts: list[Alert]) -> pa.Table | None:
+    if not alerts:
+        return None
+    rows = [{k: str(v) if k == "severity" else v for k, v in a.to_dict().items()} for a in alerts]
+    return pa.Table.from_pylist(rows, schema=ALERT_SCHEMA)
 
 
 def fills_table(symbol: str, fills: list[OrderFilled]) -> pa.Table | None:

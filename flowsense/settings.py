@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from operators.config import RiskConfig, StrategyConfig
@@ -33,13 +33,39 @@ class ReplayConfig(BaseModel):
     predictor: str = "ofi"
 
 
+class IBConfig(BaseModel):
+    """Interactive Brokers TWS / IB Gateway (``FLOWSENSE_BROKER__IB__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 4002
+    """IB Gateway paper trading; TWS paper is 7497."""
+    client_id: int = 17
+    account: SecretStr = SecretStr("")
+    """The IB account orders are placed for (empty: the gateway's only account)."""
+    connect_timeout_s: float = Field(5.0, gt=0)
+    connect_attempts: int = Field(5, gt=0)
+    retry_delay_s: float = Field(1.0, ge=0)
+    """First wait between attempts; doubled after each failure."""
+
+
 class BrokerConfig(BaseModel):
-    """Paper execution (``FLOWSENSE_BROKER__*``)."""
+    """Execution (``FLOWSENSE_BROKER__*``): the paper broker, or Interactive Brokers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["paper"] = "paper"
+    """The flow executes on the paper broker; the IB adapter (``dataflows.brokers.ib``) is not
+    wired into the flow yet."""
     fee_bps: float = Field(0.0, ge=0)
+    order_type: Literal["market", "limit"] = "market"
+    """Market orders pay the touch; limit orders join the queue at the touch."""
+    entry_latency_ms: float = Field(0.0, ge=0)
+    """Order entry latency of the paper broker, event time."""
+    md_latency_ms: float = Field(0.0, ge=0)
+    """Market data latency of the paper broker, event time (adds to the entry latency)."""
+    ib: IBConfig = IBConfig()
 
 
 class ArchiveConfig(BaseModel):

@@ -17,9 +17,24 @@ class StrategyConfig(BaseModel):
 
 
 class RiskConfig(BaseModel):
-    """Risk limits (``FLOWSENSE_RISK__*``)."""
+    """Risk limits of one account (``FLOWSENSE_RISK__*``); currency is the quote currency."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    capital: float = Field(40_000.0, gt=0)
+    """Equity of the account at the start: drawdown and loss limits are fractions of it."""
     max_position: float = Field(50_000.0, gt=0)
     """Largest absolute position per symbol, in currency at the order's fill price."""
+    max_gross: float = Field(100_000.0, gt=0)
+    """Largest sum over symbols of |position| x price, after the order."""
+    max_orders_per_s: float = Field(5.0, gt=0)
+    """Orders let through in any 1 s of event time (all symbols of the account)."""
+    collar_bps: float = Field(50.0, gt=0)
+    """Largest distance of the order's price from the micro-price, in basis points."""
+    daily_loss: float = Field(0.2, gt=0, le=1)
+    """Loss since the start of the UTC day, as a fraction of ``capital``, beyond which only
+    orders that reduce a position pass."""
+    kill_drawdown: float = Field(0.15, gt=0, le=1)
+    """Drawdown from the equity peak that halts all trading until an operator resets it."""
+    account: str = "paper"
+    """The account the flow trades for (the key of the account step)."""

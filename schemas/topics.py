@@ -13,7 +13,19 @@ PREDICTIONS = "predictions"
 ORDERS = "orders"
 FILLS = "fills"
 ALERTS = "alerts"
+RISK_CONTROL = "risk.control"
+"""Operators' commands to the account step (``flowsense risk reset``); JSON, key = account."""
 
-ALL = (TICKS_RAW, TICKS, TICKS_DEADLETTER, FEATURES, PREDICTIONS, ORDERS, FILLS, ALERTS)
+ALL = (
+    TICKS_RAW,
+    TICKS,
+    TICKS_DEADLETTER,
+    FEATURES,
+    PREDICTIONS,
+    ORDERS,
+    FILLS,
+    ALERTS,
+    RISK_CONTROL,
+)
 BY_SYMBOL = (TICKS_RAW, TICKS)
 """The high-volume topics, with ``kafka.partitions`` partitions keyed by symbol; others have 1."""

@@ -11,6 +11,7 @@ produces the same ids and never duplicates an order.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -42,6 +43,18 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     DENIED = "denied"
     """Refused by the risk gate before it reached a broker."""
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TradingState(StrEnum):
+    """The account's trading state: the kill switch moves it to HALTED."""
+
+    ACTIVE = "active"
+    HALTED = "halted"
 
 
 class AlertSeverity(StrEnum):
@@ -100,7 +113,11 @@ class TargetPosition:
 
 @dataclass(frozen=True, slots=True)
 class SubmitOrder(_Record):
-    """A market order the strategy wants, before the risk gate."""
+    """An order the strategy wants (the risk gate lets through those it emits).
+
+    ``order_type`` market pays the touch; limit rests at ``limit_px`` (NaN for
+    a market order) in the paper broker's queue model.
+    """
 
     client_order_id: str
     symbol: str
@@ -111,6 +128,22 @@ class SubmitOrder(_Record):
     bid_px: float
     ask_px: float
     mid: float
+    order_type: OrderType = OrderType.MARKET
+    limit_px: float = float("nan")
+    account: str = "paper"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled(_Record):
+    """An open order (or its unfilled rest) was cancelled: by a newer target, or a halt."""
+
+    client_order_id: str
+    symbol: str
+    ts_event: int
+    side: Side
+    quantity: float
+    """The quantity left unfilled and now cancelled."""
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +177,63 @@ class OrderFilled(_Record):
 
 @dataclass(frozen=True, slots=True)
 class Alert(_Record):
+    """Something an operator must know; ``name`` as the seed's alert rules (``HighDrawdown``)."""
+
     alert_id: str
     symbol: str
     ts_event: int
     severity: AlertSeverity
     name: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskReset(_Record):
+    """An operator lifts the halt of ``account`` (``flowsense risk reset``).
+
+    ``ts_event`` is when the operator asked (wall clock, ns UTC): a reset lifts
+    only a halt that happened before it, so reading the control topic again
+    after a restart cannot lift a later halt.
+    """
+
+    account: str
+    ts_event: int
+    operator: str
+    reason: str = ""
+
+    def to_json(self) -> bytes:
+        return json.dumps({"v": 1, "type": "risk_reset", **self.to_dict()}).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> RiskReset:
+        """Parse a control message; ``ValueError`` with the reason if it is not a reset."""
+        try:
+            d = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"not JSON: {e}") from None
+        if not isinstance(d, dict) or d.get("type") != "risk_reset" or d.get("v") != 1:
+            raise ValueError("not a v1 risk_reset message")
+        try:
+            return cls(
+                str(d["account"]), int(d["ts_event"]), str(d["operator"]), str(d.get("reason", ""))
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"bad risk_reset field: {e}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSlice:
+    """What the account step sees of one symbol per feature batch: its book and its intents.
+
+    ``columns``: ``ts_event``, ``seq`` int64; ``bid_px``, ``bid_sz``, ``ask_px``,
+    ``ask_sz``, ``mid``, ``microprice`` float currency / shares; ``trade_sz``
+    float, signed by aggressor (+ buyer-initiated), of a trade at that row.
+    ``intents`` are the strategy's targets at rows of this slice.
+    """
+
+    symbol: str
+    columns: dict[str, np.ndarray]
+    intents: list[TargetPosition]
+
+    def __len__(self) -> int:
+        return len(self.columns["ts_event"])

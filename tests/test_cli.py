@@ -108,6 +108,8 @@ def test_bars_from_the_cli(flowsense, lobster_sample, tmp_path):
         ["replay", "--data", "{sample}", "--predictor", "nope"],
         ["replay", "--data", "{sample}", "--speed", "fast"],
         ["research", "ofi-impact", "/no/such/folder"],
+        ["risk", "reset"],
+        ["risk", "reset", "--operator", " "],
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(flowsense, args, lobster_sample, tmp_path):
@@ -117,6 +119,13 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(flowsense, args, lobster_sam
     assert res.stdout == ""
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_risk_reset_without_kafka_is_one_line_and_exit_2(flowsense, monkeypatch):
+    monkeypatch.setenv("FLOWSENSE_KAFKA__BOOTSTRAP", "127.0.0.1:1")  # nothing listens there
+    res = flowsense("risk", "reset", "--operator", "alice", "--json")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "did not take the reset" in res.stderr
 
 
 def test_malformed_file_is_a_clear_error(flowsense, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from dataflows.offline import compute
 from dataflows.sinks import read_table
+from dataflows.summary import equity_curve
 from dataflows.tables import TABLES
 from flowsense.commands.replay import run_replay
 from flowsense.settings import Settings
@@ -132,3 +133,47 @@ def test_replay_of_binance_streams_keeps_every_message(tmp_path):
     eth_ts = features.filter(pl.col("symbol") == "ETHUSDT")["ts_event"]
     assert eth_ts.min() < 1723161600 * 10**9 < eth_ts.max()  # spans midnight UTC
     assert summary["orders"] == summary["fills"] > 0
+
+
+def test_a_bad_predictor_on_a_real_day_trips_the_kill_switch(tmp_path):
+    """``inverted`` on the whole LOBSTER day: halted at 15% drawdown, then no more trading."""
+    src = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lobster"
+    settings = Settings(runs_dir=tmp_path, replay={"predictor": "inverted"})
+    out = tmp_path / "inverted"
+    summary = run_replay(settings, src, run_dir=out)
+    assert summary["halted"] is True
+    halt = summary["halt"]
+    assert halt["rule"] == "drawdown" and halt["orders_after"] == 0
+    orders = read_table(out, "orders")
+    after = orders.filter(pl.col("ts_event") > halt["ts_event"])
+    assert after.height > 0 and set(after["status"]) == {"denied"}
+    assert set(after["rule"]) == {"halted"}
+    # Independently: the equity from the fills, marked at each symbol's last mid, first falls
+    # 15% below its running peak at the halt's time.
+    capital = settings.risk.capital
+    fills = read_table(out, "fills").sort("ts_event")
+    feats = read_table(out, "features").select("ts_event", "symbol", "mid").sort("ts_event")
+    pos, marks, cash, peak, first_breach = {}, {}, 0.0, capital, None
+    f_rows = fills.iter_rows(named=True)
+    nxt = next(f_rows, None)
+    for ts, sym, mid in feats.iter_rows():
+        while nxt is not None and nxt["ts_event"] <= ts:
+            signed = nxt["side"] * nxt["quantity"]
+            pos[nxt["symbol"]] = pos.get(nxt["symbol"], 0.0) + signed
+            cash -= signed * nxt["price"] + nxt["fee"]
+            nxt = next(f_rows, None)
+        if mid == mid:
+            marks[sym] = mid
+        equity = capital + cash + sum(q * marks.get(s, 0.0) for s, q in pos.items())
+        peak = max(peak, equity)
+        if equity <= 0.85 * peak + 1e-6:
+            first_breach = ts
+            break
+    assert first_breach == halt["ts_event"]
+    # The plotted curve agrees: it ends at capital + the summary's PnL, and its first breach
+    # of the kill level is the halt.
+    curve = equity_curve(out, capital)
+    assert curve["equity"][-1] == pytest.approx(capital + summary["pnl"])
+    peak = curve["equity"].cum_max().clip(lower_bound=capital)
+    breach = curve.filter(curve["equity"] <= 0.85 * peak + 1e-6)["ts_event"][0]
+    assert breach == halt["ts_event"]

@@ -1,20 +1,16 @@
-"""Predictor, strategy, risk gate and paper broker, each at its boundaries."""
+"""Predictor and strategy at their boundaries (risk and execution: test_risk, test_paper_broker)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
-from operators.config import RiskConfig, StrategyConfig
-from operators.paper_broker import PaperAccount
+from operators.config import StrategyConfig
 from operators.predictors import make_predictor
-from operators.risk import RiskGate
 from operators.strategy import Strategy
 from schemas.features import FeatureBatch
 from schemas.market import Instrument
-from schemas.trading import OrderDenied, PredictionBatch, Side, SubmitOrder, TargetPosition
+from schemas.trading import PredictionBatch
 
 INS = Instrument("TEST", price_scale=100, size_scale=1, tick=1, levels=1)
 S = 10**9
@@ -86,39 +82,3 @@ def test_strategy_sizes_by_notional_in_whole_lots_and_holds_its_side():
     )
     # 1050 / 100 = 10.5 -> 10 shares; same side at a new price: hold; 1050 / 70 = 15 short.
     assert [(t.seq, t.target) for t in got] == [(0, 10.0), (2, -15.0)]
-
-
-def _intent(seq, target, bid=99.0, ask=101.0):
-    return TargetPosition("TEST", seq * S, seq, "ofi", target, bid, ask, (bid + ask) / 2)
-
-
-def test_risk_gate_allows_up_to_the_limit_and_denies_beyond():
-    gate = RiskGate(RiskConfig(max_position=10_100))  # currency, at the fill price
-    out = gate.update([_intent(1, 100), _intent(2, 100.5), _intent(3, -100), _intent(4, -150)])
-    # 100 x 101 = 10 100 is at the limit; 100.5 x 101 is over; -100 x 99 under; -150 x 99 over.
-    assert [type(o) for o in out] == [SubmitOrder, OrderDenied, SubmitOrder, OrderDenied]
-    assert out[0].side == Side.BUY and out[0].quantity == 100
-    assert out[2].side == Side.SELL and out[2].quantity == 200
-    assert out[1].rule == "max_position" and "100.5" in out[1].detail
-    assert gate.position == -100
-    assert out[0].client_order_id == "TEST-ofi-1"  # deterministic, from the input
-
-
-def test_risk_gate_denies_without_a_market():
-    out = RiskGate(RiskConfig()).update([_intent(1, 10, bid=math.nan)])
-    assert isinstance(out[0], OrderDenied) and out[0].rule == "no_market"
-
-
-def test_paper_broker_fills_at_the_touch_and_accounts_cash():
-    gate = RiskGate(RiskConfig(max_position=1e6))
-    orders = gate.update([_intent(1, 100, 99.0, 101.0), _intent(2, -100, 104.0, 106.0)])
-    acct = PaperAccount(fee_bps=10)
-    fills = acct.execute(orders)
-    assert [(f.price, f.quantity, f.position_after) for f in fills] == [
-        (101.0, 100, 100),
-        (104.0, 200, -100),
-    ]
-    fees = 100 * 101 * 0.001 + 200 * 104 * 0.001
-    assert acct.fees == pytest.approx(fees)
-    # Bought 100 at 101, sold 200 at 104: short 100; marked at 105 the PnL is 300 - 100 - fees.
-    assert acct.equity(105.0) == pytest.approx(-100 * 101 + 200 * 104 - 100 * 105 - fees)

@@ -317,7 +317,7 @@ def _tables(goog: TickBatch) -> dict[str, pa.Table]:
         "predictions": tables.predictions_table("GOOG", predictions),
         "orders": tables.orders_table("GOOG", [order, denied]),
         "fills": tables.fills_table("GOOG", [fill]),
-        "alerts": pa.Table.from_pylist([{**alert.to_dict(), "severity": alert.severity.value}]),
+        "alerts": tables.alerts_table("GOOG", [alert]),
         "rejects": tables.rejects_table("GOOG", [reject]),
     }
 

@@ -1,4 +1,5 @@
-"""PostgreSQL: versioned migrations, and the idempotent writer of orders, fills, trades and audit.
+"""PostgreSQL: versioned migrations, and the idempotent writer of orders, fills, trades, alerts
+and the audit log.
 
 Migrations are the files ``schemas/sql/postgres/NNNN_name.sql``, applied in
 order, each in its own transaction, and recorded in ``schema_migrations``;
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from schemas.trading import OrderDenied, OrderFilled, Side, SubmitOrder
+from schemas.trading import Alert, OrderCancelled, OrderDenied, OrderFilled, Side, SubmitOrder
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "schemas" / "sql" / "postgres"
 SYSTEM_USER = 1
@@ -65,20 +66,42 @@ def _order_row(o: SubmitOrder | OrderDenied, run_id: str) -> tuple[Any, ...]:
         None if denied else o.bid_px,
         None if denied else o.ask_px,
         run_id,
+        "market" if denied else str(o.order_type),
+        None if denied or o.limit_px != o.limit_px else o.limit_px,
+        "paper" if denied else o.account,
     )
 
 
 def _audit(kind: str, record: Any) -> tuple[Any, ...]:
-    key = record.fill_id if isinstance(record, OrderFilled) else record.client_order_id
+    if isinstance(record, OrderFilled):
+        key = record.fill_id
+    elif isinstance(record, Alert):
+        key = record.alert_id
+    else:
+        key = record.client_order_id
     payload = record.to_dict()
-    payload["side"] = int(payload["side"])
+    if "side" in payload:
+        payload["side"] = int(payload["side"])
+    payload = {k: (None if isinstance(v, float) and v != v else v) for k, v in payload.items()}
     return (f"{kind}:{key}", record.ts_event, kind, record.symbol, SYSTEM_USER, json.dumps(payload))
+
+
+def _audit_kind(record: Any) -> str:
+    if isinstance(record, OrderDenied):
+        return "order_denied"
+    if isinstance(record, OrderCancelled):
+        return "order_cancelled"
+    if isinstance(record, OrderFilled):
+        return "fill"
+    if isinstance(record, Alert):
+        return "alert"
+    return "order_accepted"
 
 
 INSERT_ORDERS = """
 INSERT INTO orders (client_order_id, user_id, ts_event, symbol, side, quantity, status, rule,
-                    detail, prediction_id, bid_px, ask_px, run_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    detail, prediction_id, bid_px, ask_px, run_id, order_type, limit_px, account)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (client_order_id) DO NOTHING"""
 INSERT_FILLS = """
 INSERT INTO fills (fill_id, client_order_id, ts_event, symbol, side, quantity, price, fee,
@@ -89,6 +112,15 @@ INSERT_TRADES = """
 INSERT INTO trades (id, user_id, "timestamp", symbol, side, quantity, entry_price)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO NOTHING"""
+INSERT_ORDER_EVENTS = """
+INSERT INTO order_events (event_id, client_order_id, ts_event, symbol, status, quantity, reason,
+                          run_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (event_id) DO NOTHING"""
+INSERT_ALERTS = """
+INSERT INTO alerts (alert_id, ts_event, symbol, severity, name, message, run_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (alert_id) DO NOTHING"""
 INSERT_AUDIT = """
 INSERT INTO audit_log (event_id, ts_event, kind, symbol, user_id, payload)
 VALUES (%s, %s, %s, %s, %s, %s)
@@ -123,14 +155,32 @@ class PostgresWriter:
         self.conn = psycopg.connect(dsn)
         self.run_id = run_id
 
-    def write(self, orders: list[SubmitOrder | OrderDenied], fills: list[OrderFilled]) -> None:
-        audit = [
-            _audit("order_denied" if isinstance(o, OrderDenied) else "order_accepted", o)
-            for o in orders
-        ] + [_audit("fill", f) for f in fills]
+    def write(
+        self,
+        orders: list[SubmitOrder | OrderDenied],
+        fills: list[OrderFilled],
+        cancels: list[OrderCancelled] = (),  # type: ignore[assignment]
+        alerts: list[Alert] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Every record in one transaction, each also in the audit log (append-only)."""
+        audit = [_audit(_audit_kind(r), r) for r in (*orders, *cancels, *fills, *alerts)]
         with self.conn.transaction(), self.conn.cursor() as cur:
             if orders:
                 cur.executemany(INSERT_ORDERS, [_order_row(o, self.run_id) for o in orders])
+            if cancels:
+                rows = [
+                    (f"{c.client_order_id}:cancelled", c.client_order_id, c.ts_event, c.symbol,
+                     "cancelled", c.quantity, c.reason, self.run_id)
+                    for c in cancels
+                ]  # fmt: skip
+                cur.executemany(INSERT_ORDER_EVENTS, rows)
+            if alerts:
+                rows = [
+                    (a.alert_id, a.ts_event, a.symbol, str(a.severity), a.name, a.message,
+                     self.run_id)
+                    for a in alerts
+                ]  # fmt: skip
+                cur.executemany(INSERT_ALERTS, rows)
             if fills:
                 cur.executemany(INSERT_FILLS, [_fill_row(f, self.run_id) for f in fills])
                 cur.executemany(INSERT_TRADES, [_trade_row(f) for f in fills])
@@ -148,18 +198,27 @@ class _Partition(StatelessSinkPartition[tuple[str, Any]]):
     def write_batch(self, items: list[tuple[str, Any]]) -> None:
         orders: list[SubmitOrder | OrderDenied] = []
         fills: list[OrderFilled] = []
+        cancels: list[OrderCancelled] = []
+        alerts: list[Alert] = []
         for _, records in items:
             for r in records:
-                (fills if isinstance(r, OrderFilled) else orders).append(r)
+                if isinstance(r, OrderFilled):
+                    fills.append(r)
+                elif isinstance(r, OrderCancelled):
+                    cancels.append(r)
+                elif isinstance(r, Alert):
+                    alerts.append(r)
+                else:
+                    orders.append(r)
         # Orders before fills: a fill references its order.
-        self.writer.write(orders, fills)
+        self.writer.write(orders, fills, cancels, alerts)
 
     def close(self) -> None:
         self.writer.close()
 
 
 class PostgresSink(DynamicSink[tuple[str, Any]]):
-    """Keyed stream of lists of orders, denials and fills -> PostgreSQL."""
+    """Keyed stream of lists of orders, denials, cancellations, fills and alerts -> PostgreSQL."""
 
     def __init__(self, dsn: str, run_id: str = "live") -> None:
         self.dsn = dsn

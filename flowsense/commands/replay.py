@@ -104,6 +104,42 @@ def run_replay(
     return summary
 
 
+def plot_equity(settings: Settings, summary: dict[str, Any], out: Path) -> None:
+    """Equity, its running peak, the kill-switch level and the halt, as a PNG."""
+    import matplotlib
+    import numpy as np
+
+    from dataflows.summary import equity_curve
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    risk = settings.risk
+    curve = equity_curve(Path(summary["run_dir"]), risk.capital)
+    t = curve["ts_event"].to_numpy().astype("datetime64[ns]")
+    equity = curve["equity"].to_numpy()
+    peak = np.maximum.accumulate(np.maximum(equity, risk.capital)) if len(equity) else equity
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.plot(t, equity, lw=0.8, label="equity (capital + PnL at the mid)")
+    ax.plot(t, peak, lw=0.8, ls="--", color="grey", label="peak")
+    ax.plot(
+        t, peak * (1 - risk.kill_drawdown), lw=0.8, ls=":", color="tab:red",
+        label=f"kill switch ({risk.kill_drawdown:.0%} below the peak)",
+    )  # fmt: skip
+    halt = summary.get("halt")
+    if halt:
+        ax.axvline(np.datetime64(halt["ts_event"], "ns"), color="tab:red", lw=1.2)
+        ax.annotate("halted", (np.datetime64(halt["ts_event"], "ns"), ax.get_ylim()[1]),
+                    color="tab:red", ha="right", va="top")  # fmt: skip
+    ax.set_title(f"replay {summary['predictor']}: equity of account {risk.account} (UTC)")
+    ax.set_ylabel("equity (currency)")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def _show_progress(latest: LatestValues, total: int, done: threading.Event) -> None:
     columns = [TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
@@ -152,7 +188,22 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "rejected rows: "
         + (", ".join(f"{r} {n:,}" for r, n in rejected.items()) if rejected else "none")
     )
+    denied = summary["denied_by_rule"]
+    console.print(
+        "denied orders: "
+        + (", ".join(f"{r} {n:,}" for r, n in denied.items()) if denied else "none")
+    )
+    halt = summary["halt"]
+    if halt:
+        console.print(
+            f"[bold red]HALTED[/] by the {halt['rule']} kill switch at {halt['at']} "
+            f"({halt['symbol']}): {halt['message']}; accepted orders after: {halt['orders_after']}"
+        )
+    else:
+        console.print("kill switch: not tripped")
     console.print(f"outputs: {summary['run_dir']}")
+    if summary.get("plot"):
+        console.print(f"plot: {summary['plot']}")
 
 
 @app.command()
@@ -177,6 +228,9 @@ def replay(
         Path | None,
         typer.Option("--run-dir", help="Output folder (default: a new one under runs/)."),
     ] = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Write equity.png (equity, peak, kill switch, halt).")
+    ] = False,
     json: Json = False,
 ) -> None:
     """Replay market data through the whole dataflow: features, predictions, risk, paper fills."""
@@ -195,6 +249,10 @@ def replay(
         run_dir,
         progress=not json,
     )
+    if plot:
+        out = Path(summary["run_dir"]) / "equity.png"
+        plot_equity(settings, summary, out)
+        summary["plot"] = str(out)
     if json:
         emit_json(summary)
     else:

@@ -54,6 +54,8 @@ def reset_stores(settings: Settings) -> None:
     with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('orders')").fetchone()[0]:
             conn.execute("TRUNCATE orders, fills, trades, audit_log")
+        if conn.execute("SELECT to_regclass('alerts')").fetchone()[0]:
+            conn.execute("TRUNCATE order_events, alerts")
     for table in SYMBOLS:
         execute(settings.questdb, f"DROP TABLE IF EXISTS {table}")
 

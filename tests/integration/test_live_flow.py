@@ -42,7 +42,10 @@ def sample(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def live_run(services, sample, tmp_path_factory):
-    settings = services
+    # The account step merges the symbols in event time once it has seen each of them: named
+    # here, as a deployment names them (the replay knows them from its files).
+    kafka = services.kafka.model_copy(update={"symbols": ["AMZN", "GOOG"]})
+    settings = services.model_copy(update={"kafka": kafka})
     reset(settings)
     replay_dir = tmp_path_factory.mktemp("replay") / "run"
     run_replay(settings, sample, run_dir=replay_dir)

@@ -1,0 +1,1 @@
+"""Execution venues other than the paper broker (``operators.paper_broker``)."""
