@@ -24,7 +24,7 @@ from flowsense.settings import Settings
 from operators.bars import BarState
 from operators.features import FeatureState
 from operators.paper_broker import PaperAccount
-from operators.predictors import make_predictor
+from operators.predictors import NEEDS_MODEL, make_predictor
 from operators.risk import RiskGate
 from operators.strategy import Strategy
 from operators.validate import Validator
@@ -113,6 +113,17 @@ class Outputs:
     fills: KeyedStream[list[OrderFilled]]
 
 
+def load_model(settings: Settings) -> Any:
+    """The trained ``ModelBundle`` the settings name, loaded once and shared by every symbol.
+
+    ``flowsense.models.artifacts`` (MLflow, torch) is imported only here, so a
+    flow with the default predictor never imports them.
+    """
+    from flowsense.models.artifacts import load_bundle
+
+    return load_bundle(settings)
+
+
 def key_by_symbol(up: Stream[SourceBatch]) -> KeyedStream[SourceBatch]:
     return op.key_on("by_symbol", up, lambda b: b.symbol)
 
@@ -120,7 +131,8 @@ def key_by_symbol(up: Stream[SourceBatch]) -> KeyedStream[SourceBatch]:
 def trading_steps(keyed: KeyedStream[SourceBatch], settings: Settings) -> Outputs:
     """Validate, compute features and bars, predict, decide, gate and execute."""
     rc = settings.replay
-    make_predictor(rc.predictor)  # fail now, with the list of names, not inside a worker
+    bundle = load_model(settings) if rc.predictor in NEEDS_MODEL else None
+    make_predictor(rc.predictor, bundle)  # fail now, with the list of names, not in a worker
     checked = op.stateful_map("validate", keyed, _validate)
     rejects = op.filter_map_value("rejected", checked, lambda c: c.rejects or None)
     ticks = op.filter_map_value("accepted", checked, lambda c: c.ticks)
@@ -130,7 +142,7 @@ def trading_steps(keyed: KeyedStream[SourceBatch], settings: Settings) -> Output
     bar_ns = int(rc.bar_s * 1e9)
     bars = op.stateful("bars", features, lambda resume: _Bars(bar_ns, resume))
     predictions = op.stateful_map(
-        "predict", features, _stateful(lambda _: make_predictor(rc.predictor), "update")
+        "predict", features, _stateful(lambda _: make_predictor(rc.predictor, bundle), "update")
     )
     intents = op.stateful_map(
         "decide", predictions, _stateful(lambda _: Strategy(settings.strategy), "update")

@@ -26,7 +26,16 @@ _debug = "--debug" in sys.argv
 
 
 def _register() -> None:
-    from flowsense.commands import features, live, query, replay, research, services  # noqa: F401
+    from flowsense.commands import (  # noqa: F401
+        evaluate,
+        features,
+        live,
+        query,
+        replay,
+        research,
+        services,
+        train,
+    )
 
 
 def _fail(message: str) -> None:

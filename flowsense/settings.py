@@ -33,6 +33,35 @@ class ReplayConfig(BaseModel):
     predictor: str = "ofi"
 
 
+class ModelsConfig(BaseModel):
+    """Trained models: MLflow tracking, which model the dataflow loads, training defaults
+    (``FLOWSENSE_MODELS__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tracking_uri: str = ""
+    """MLflow tracking URI; empty: the local file store ``<runs_dir>/mlruns``."""
+    experiment: str = "flowsense"
+    registered_name: str = "flowsense-orderflow"
+    """Registry name under which ``flowsense train`` registers each bundle."""
+    source: str = ""
+    """Model the dataflow loads: a bundle folder, ``models:/NAME/VERSION`` (or ``/latest``);
+    empty: the latest version of ``registered_name``."""
+    window: int = Field(32, ge=2)
+    """Feature rows the transformer sees."""
+    horizon: int = Field(20, gt=0)
+    """Label horizon in events (rows)."""
+    label_method: Literal["point", "smoothed"] = "point"
+    label_alpha: float = Field(0.0, ge=0)
+    """Relative mid change that counts as a move."""
+    epochs: int = Field(4, gt=0)
+    max_windows: int = Field(40_000, gt=0)
+    """Training windows sampled per epoch."""
+    threads: int = Field(1, gt=0)
+    """torch threads of a dataflow worker (and of training)."""
+    seed: int = 0
+
+
 class BrokerConfig(BaseModel):
     """Paper execution (``FLOWSENSE_BROKER__*``)."""
 
@@ -139,6 +168,7 @@ class Settings(BaseSettings):
     strategy: StrategyConfig = StrategyConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
+    models: ModelsConfig = ModelsConfig()
     sinks: SinkConfig = SinkConfig()
     kafka: KafkaConfig = KafkaConfig()
     questdb: QuestDBConfig = QuestDBConfig()
