@@ -124,26 +124,44 @@ class HawkesPredictor:
         prob = np.full(n, 0.5)
         ts, mid = features["ts_event"], features["mid"]
         start = 0
-        if self._intensity is None and self.params is None:
-            marks, self._last_mid = mid_moves(mid, self._last_mid)
-            moved = marks >= 0
-            self._times.append(ts[moved] / 1e9)
-            self._marks.append(marks[moved])
-            times, kinds = np.concatenate(self._times), np.concatenate(self._marks)
-            if len(times) >= self.warmup_moves and len(np.unique(kinds)) == 2:
-                self.params = fit(times, kinds)
-                self._times, self._marks = [], []
-                # Replay the warm-up's moves so the intensity starts from the right state.
-                self._intensity = HawkesIntensity(self.params)
-                self._intensity.update(ts, mid)
-                start = n
-        elif self._intensity is None:
+        if self._intensity is None and self.params is not None:
             self._intensity = HawkesIntensity(self.params)
+        if self._intensity is None:
+            start = self._warm_up(ts, mid)
         if self._intensity is not None and start < n:
             prob[start:] = p_up(self._intensity.update(ts[start:], mid[start:]))
         return _batch(
             features, self.name, hawkes_proba(prob, self.min_confidence), hawkes_p_up=prob
         )
+
+    def _warm_up(self, ts: np.ndarray, mid: np.ndarray) -> int:
+        """Collect moves; at the row that completes the warm-up, fit. The next row to predict."""
+        n = len(ts)
+        marks, _ = mid_moves(mid, self._last_mid)
+        moved = np.flatnonzero(marks >= 0)
+        need = self.warmup_moves - sum(len(t) for t in self._times)
+        end = n  # rows [0, end) are taken in this call
+        if len(moved) >= need:
+            end = int(moved[max(need, 1) - 1]) + 1
+        taken = moved[moved < end]
+        self._times.append(ts[taken] / 1e9)
+        self._marks.append(marks[taken])
+        finite = mid[:end][np.isfinite(mid[:end])]
+        if len(finite):
+            self._last_mid = float(finite[-1])
+        times, kinds = np.concatenate(self._times), np.concatenate(self._marks)
+        if len(times) < self.warmup_moves or len(np.unique(kinds)) < 2:
+            return n if end == n else self._warm_up_rest(ts, mid, end)
+        self.params = fit(times, kinds)
+        self._times, self._marks = [], []
+        self._intensity = HawkesIntensity(self.params, last_mid=self._last_mid)
+        self._intensity.replay(times, kinds)
+        return end
+
+    def _warm_up_rest(self, ts: np.ndarray, mid: np.ndarray, end: int) -> int:
+        """Warm-up count reached with one move type only: keep collecting the batch's rest."""
+        rest = self._warm_up(ts[end:], mid[end:])
+        return end + rest
 
 
 @dataclass(slots=True)

@@ -244,6 +244,19 @@ class HawkesIntensity:
         p = self.params
         return _intensity_rows(t, marks, p.mu, p.alpha, p.beta, self._r, self._last)
 
+    def replay(self, times_s: np.ndarray, marks: np.ndarray) -> None:
+        """Bring the state up to past events (seconds, marks), e.g. those of a warm-up fit."""
+        p = self.params
+        _intensity_rows(
+            np.asarray(times_s, np.float64),
+            np.asarray(marks, np.int64),
+            p.mu,
+            p.alpha,
+            p.beta,
+            self._r,
+            self._last,
+        )
+
 
 def p_up(intensity: np.ndarray) -> np.ndarray:
     """Probability that the next mid move is up: lambda_up / (lambda_up + lambda_down)."""

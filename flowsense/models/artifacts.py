@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ def save_bundle(folder: Path, bundle: Any) -> Path:
     import torch
 
     folder.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(bundle.transformer, str(folder / TRANSFORMER_FILE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(bundle.transformer, str(folder / TRANSFORMER_FILE))
     meta = {
         "hawkes": bundle.hawkes.to_dict(),
         "window": bundle.window,
@@ -76,7 +79,9 @@ def load_bundle_folder(folder: Path, threads: int = 1) -> Any:
         )
     torch.set_num_threads(threads)
     meta = json.loads((folder / BUNDLE_JSON).read_text())
-    model = torch.jit.load(str(folder / TRANSFORMER_FILE), map_location="cpu").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
+        model = torch.jit.load(str(folder / TRANSFORMER_FILE), map_location="cpu").eval()
     return ModelBundle(
         hawkes=HawkesParams.from_dict(meta["hawkes"]),
         transformer=model,
