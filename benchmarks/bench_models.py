@@ -96,9 +96,7 @@ def _bundle(path: Path | None, threads: int):
     d, window = len(input_names()), Settings().models.window
     model = OrderFlowTransformer(d, window)
     stacker = Stacker(np.zeros((3, 6)), np.zeros(3))
-    return ModelBundle(
-        TRUE, export(model, window, d), window, stacker
-    ), "untrained (random weights)"
+    return ModelBundle(TRUE, export(model), window, stacker), "untrained (random weights)"
 
 
 def bench_inference(bundle, sizes: list[int], calls: int) -> list[dict]:

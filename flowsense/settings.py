@@ -47,8 +47,8 @@ class ModelsConfig(BaseModel):
     source: str = ""
     """Model the dataflow loads: a bundle folder, ``models:/NAME/VERSION`` (or ``/latest``);
     empty: the latest version of ``registered_name``."""
-    window: int = Field(32, ge=2)
-    """Feature rows the transformer sees."""
+    window: int = Field(16, ge=2)
+    """Rows each transformer layer attends to (two layers: a row sees the 31 before it)."""
     horizon: int = Field(20, gt=0)
     """Label horizon in events (rows)."""
     label_method: Literal["point", "smoothed"] = "point"

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from operators.hawkes import HawkesIntensity, HawkesParams, fit, mid_moves, p_up
-from operators.model_inputs import INPUT_LEVELS, InputState, windows
+from operators.model_inputs import INPUT_LEVELS, InputState
 from operators.predictors import RollingOfiPredictor
 from schemas.features import FeatureBatch
 from schemas.trading import PredictionBatch
@@ -64,7 +64,7 @@ class ModelBundle:
 
     hawkes: HawkesParams
     transformer: Any
-    """A TorchScript module: (batch, window, inputs) -> logits."""
+    """A TorchScript ``OrderFlowTransformer``: (batch, rows, inputs) -> logits per row."""
     window: int
     stacker: Stacker | None = None
     levels: int = INPUT_LEVELS
@@ -166,27 +166,27 @@ class HawkesPredictor:
 
 @dataclass(slots=True)
 class TransformerPredictor:
-    """The exported transformer over the last ``window`` input rows, in batches."""
+    """The exported transformer over each batch and the rows just before it (its context)."""
 
     bundle: ModelBundle
     name: str = "transformer"
-    chunk: int = 4096
     _inputs: InputState = field(init=False)
-    _tail: np.ndarray = field(init=False)
+    _context: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._inputs = InputState(self.bundle.hawkes, self.bundle.levels)
-        self._tail = np.zeros((0, 0), np.float32)
 
     def proba(self, features: FeatureBatch) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (n, 3) and Hawkes p_up (n,) of the batch's rows."""
-        from operators.transformer import predict_proba
+        from operators.transformer import context_rows, predict_proba
 
         x, lam = self._inputs.update(features)
-        if self._tail.shape[1] != x.shape[1]:
-            self._tail = np.zeros((0, x.shape[1]), np.float32)
-        w, self._tail = windows(self._tail, x, self.bundle.window)
-        return predict_proba(self.bundle.transformer, w, self.chunk), p_up(lam)
+        model = self.bundle.transformer
+        context = self._context if self._context is not None else x[:0]
+        proba = predict_proba(model, context, x)
+        keep = context_rows(model)
+        self._context = np.concatenate([context, x])[-keep:] if keep else x[:0]
+        return proba, p_up(lam)
 
     def update(self, features: FeatureBatch) -> PredictionBatch:
         proba, _ = self.proba(features)

@@ -83,18 +83,3 @@ class InputState:
         x = np.column_stack(cols) if n else np.zeros((0, len(cols)))
         x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -50, 50)
         return x.astype(np.float32), lam
-
-
-def windows(tail: np.ndarray, x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, window, d) windows ending at each row of ``x``, after ``tail`` (earlier rows).
-
-    Before the stream has ``window`` rows the first row is repeated to fill
-    the window. Returns the windows (a view) and the new tail (last window-1 rows).
-    """
-    if len(tail) == 0 and len(x):
-        tail = np.repeat(x[:1], window - 1, axis=0)
-    full = np.concatenate([tail, x]) if len(x) else tail
-    if len(x) == 0:
-        return np.zeros((0, window, x.shape[1]), np.float32), tail
-    view = np.lib.stride_tricks.sliding_window_view(full, window, axis=0)  # (n, d, W)
-    return view.transpose(0, 2, 1), full[-(window - 1) :] if window > 1 else full[:0]

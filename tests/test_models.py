@@ -21,8 +21,8 @@ from flowsense.models.metrics import classification, pnl_curve  # noqa: E402
 from flowsense.settings import Settings  # noqa: E402
 from operators.hawkes import HawkesParams  # noqa: E402
 from operators.labels import event_labels  # noqa: E402
-from operators.model_inputs import InputState, windows  # noqa: E402
-from operators.transformer import OrderFlowTransformer, export  # noqa: E402
+from operators.model_inputs import InputState  # noqa: E402
+from operators.transformer import OrderFlowTransformer, export, predict_proba  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LOBSTER = ROOT.parent / "shared" / "data" / "lobster"
@@ -41,51 +41,63 @@ def two_symbols(tmp_path_factory) -> Path:
     return folder
 
 
-def _windows(path: Path, window: int = 8, horizon: int = 10):
+def _rows(path: Path, horizon: int = 10):
     f = load_features(path)["AMZN"]
     x, _ = InputState(PARAMS).update(f)
     y, valid = event_labels(f["mid"], horizon)
-    w, _ = windows(np.zeros((0, x.shape[1]), np.float32), x, window)
-    return w, y, valid, x
+    return x, y, valid
 
 
 def test_transformer_overfits_a_tiny_real_batch(two_symbols):
-    w, y, valid, x = _windows(two_symbols)
-    rng = np.random.default_rng(0)
-    idx = rng.choice(np.flatnonzero(valid), 64, replace=False)
-    xb = torch.from_numpy(np.ascontiguousarray(w[idx]))
-    yb = torch.from_numpy(y[idx].astype(np.int64) + 1)
+    x, y, valid = _rows(two_symbols)
     torch.manual_seed(0)
-    model = OrderFlowTransformer(x.shape[1], 8)
+    model = OrderFlowTransformer(x.shape[1], 8, dropout=0.0)
     model.set_scaler(x)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(300):
+    ctx = model.context_rows
+    starts = [500, 1500, 2500, 3500]
+    xb = torch.from_numpy(np.stack([x[t - ctx : t + 32] for t in starts]))
+    yb = torch.from_numpy(np.stack([y[t : t + 32] + 1 for t in starts]).astype(np.int64))
+    assert all(valid[t : t + 32].all() for t in starts)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(400):
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        loss = torch.nn.functional.cross_entropy(model(xb)[:, ctx:].reshape(-1, 3), yb.ravel())
         loss.backward()
         opt.step()
     model.eval()
     with torch.no_grad():
-        acc = (model(xb).argmax(1) == yb).float().mean().item()
+        acc = (model(xb)[:, ctx:].argmax(-1) == yb).float().mean().item()
     assert acc >= 0.95, acc
 
 
-def test_exported_artifact_gives_the_eager_outputs(two_symbols, tmp_path):
-    w, _, _, x = _windows(two_symbols)
+def test_exported_artifact_gives_the_eager_outputs_whatever_the_batching(two_symbols, tmp_path):
+    x, _, _ = _rows(two_symbols)
     torch.manual_seed(1)
     model = OrderFlowTransformer(x.shape[1], 8)
     model.set_scaler(x)
     model.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        scripted = export(model, 8, x.shape[1])
-        torch.jit.save(scripted, str(tmp_path / "m.pt"))
+        torch.jit.save(export(model), str(tmp_path / "m.pt"))
         loaded = torch.jit.load(str(tmp_path / "m.pt"))
-    xb = torch.from_numpy(np.ascontiguousarray(w[100:400]))
-    with torch.inference_mode():
-        eager, again = model(xb), loaded(xb)
-    torch.testing.assert_close(again, eager, rtol=1e-5, atol=1e-5)
-    assert eager.std() > 0  # not a constant output
+    rows = x[:1200]
+    none = rows[:0]
+    eager = predict_proba(model, none, rows)
+    assert eager.std(axis=0).min() > 0  # not a constant output
+    np.testing.assert_allclose(predict_proba(loaded, none, rows), eager, rtol=1e-5, atol=1e-6)
+    # Batches of 1, 7 and 300 rows with their context rows: the same outputs.
+    for size in (1, 7, 300):
+        parts = [
+            predict_proba(loaded, rows[:i], rows[i : min(i + size, 300)])
+            for i in range(0, 300, size)
+        ]
+        np.testing.assert_allclose(np.concatenate(parts), eager[:300], rtol=1e-5, atol=1e-6)
+    # A row sees only the context_rows rows before it: changing an older row changes nothing.
+    ctx = model.context_rows
+    other = rows.copy()
+    other[600 - ctx - 1] += 5.0
+    np.testing.assert_allclose(predict_proba(loaded, none, other)[600:], eager[600:], atol=1e-6)
+    assert not np.allclose(predict_proba(loaded, none, other)[600 - 1], eager[600 - 1])
 
 
 def test_metrics_by_hand():

@@ -20,7 +20,7 @@ from flowsense.models.metrics import classification
 from flowsense.settings import Settings
 from operators.ensemble import ModelBundle, Stacker, hawkes_proba, stack_inputs
 from operators.hawkes import HawkesParams, fit, mid_moves
-from operators.model_inputs import InputState, input_names, windows
+from operators.model_inputs import InputState, input_names
 from operators.predictors import RollingOfiPredictor
 
 Progress = Callable[[str, int, int], None]
@@ -63,8 +63,13 @@ def fit_stacker(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> Stacker:
     return Stacker(res.x[: 3 * k].reshape(3, k), res.x[3 * k :])
 
 
+TARGETS_PER_SEQUENCE = 64
+SEQUENCES_PER_STEP = 8
+
+
 def train_transformer(xs, ys, window: int, settings: Settings, progress: Progress | None):
-    """Train on windows (list of (n, d) inputs and labels with -2 for none), class-weighted."""
+    """Train on sampled stretches of rows: each is ``context_rows`` rows of context then 64
+    rows whose labels count (-2: no label), classes weighted to balance."""
     import torch
 
     from operators.transformer import OrderFlowTransformer
@@ -76,27 +81,37 @@ def train_transformer(xs, ys, window: int, settings: Settings, progress: Progres
     d = xs[0].shape[1]
     model = OrderFlowTransformer(d, window)
     model.set_scaler(np.concatenate(xs))
-    views = [windows(np.zeros((0, d), np.float32), x, window)[0] for x in xs]
-    index = [(i, j) for i, y in enumerate(ys) for j in np.flatnonzero(y > -2)]
-    index = np.array(index)
+    ctx, k = model.context_rows, TARGETS_PER_SEQUENCE
+    # Stretch starts: (symbol, first target row), targets [t, t + k) after ctx context rows.
+    starts = np.array(
+        [
+            (i, t)
+            for i, y in enumerate(ys)
+            for t in range(ctx, len(y) - k + 1, k // 2)
+            if (y[t : t + k] > -2).any()
+        ]
+    )
     y_all = np.concatenate([y[y > -2] for y in ys])
     counts = np.bincount(y_all + 1, minlength=3).astype(float)
     weights = torch.tensor(len(y_all) / (3 * np.maximum(counts, 1)), dtype=torch.float32)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    n_steps = int(np.ceil(min(mc.max_windows, len(index)) / 256))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights, ignore_index=-1)
+    per_step = SEQUENCES_PER_STEP * k
+    n_steps = max(1, min(mc.max_windows, len(starts) * k) // per_step)
     losses = []
     for epoch in range(mc.epochs):
         model.train()
-        pick = index[rng.permutation(len(index))[: mc.max_windows]]
+        order = rng.permutation(len(starts))
         for s in range(n_steps):
-            rows = pick[s * 256 : (s + 1) * 256]
-            if len(rows) == 0:
+            pick = starts[order[(s * SEQUENCES_PER_STEP) % len(starts) :][:SEQUENCES_PER_STEP]]
+            if len(pick) == 0:
                 break
-            xb = torch.from_numpy(np.stack([views[i][j] for i, j in rows]).astype(np.float32))
-            yb = torch.from_numpy(np.array([ys[i][j] + 1 for i, j in rows]))
+            xb = torch.from_numpy(np.stack([xs[i][t - ctx : t + k] for i, t in pick]))
+            yb = torch.from_numpy(np.stack([ys[i][t : t + k] + 1 for i, t in pick]))
+            yb[yb < 0] = -1  # no label
             opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
+            logits = model(xb)[:, ctx:]
+            loss = loss_fn(logits.reshape(-1, 3), yb.reshape(-1))
             loss.backward()
             opt.step()
             losses.append(loss.item())
@@ -144,8 +159,7 @@ def train(
     for s, d in data.items():
         x, lam = x_val[s]
         lo = split[s]
-        w, _ = windows(np.zeros((0, x.shape[1]), np.float32), x, window)
-        tproba = predict_proba(model, w[lo:])
+        tproba = predict_proba(model, x[:lo], x[lo:])
         ofi = RollingOfiPredictor().update(d.features).columns
         hp = lam[lo:, 0] / np.maximum(lam[lo:, 0] + lam[lo:, 1], 1e-12)
         ok = val[s][lo:] > -2
@@ -177,7 +191,7 @@ def train(
         "inputs": input_names(),
         "trained_at": datetime.now(UTC).isoformat(),
     }
-    bundle = ModelBundle(hawkes, export(model, window, xs[0].shape[1]), window, stacker, meta=meta)
+    bundle = ModelBundle(hawkes, export(model), window, stacker, meta=meta)
     from flowsense.models.artifacts import log_training_run, save_bundle
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
