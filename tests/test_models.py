@@ -235,3 +235,32 @@ def test_default_replay_imports_neither_torch_nor_mlflow(two_symbols, tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_evaluate_json_is_one_object(trained, two_symbols, tmp_path):
+    _, report = trained
+    env = {"FLOWSENSE_RUNS_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "flowsense"),
+            "evaluate",
+            "--data",
+            str(two_symbols),
+            "--model",
+            report["bundle"],
+            "--symbol",
+            "AMZN",
+            "--out",
+            str(tmp_path / "ev"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    (line,) = res.stdout.strip().splitlines()
+    out = json.loads(line)
+    assert out["symbols"] == ["AMZN"] and out["rows_scored"] == 6000 - 10
+    assert (tmp_path / "ev" / "pnl.png").exists()
