@@ -56,7 +56,7 @@ class ModelsConfig(BaseModel):
     """Relative mid change that counts as a move."""
     epochs: int = Field(4, gt=0)
     max_windows: int = Field(40_000, gt=0)
-    """Training windows sampled per epoch."""
+    """Labelled rows (prediction targets) sampled per training epoch, at most."""
     threads: int = Field(1, gt=0)
     """torch threads of a dataflow worker (and of training)."""
     seed: int = 0

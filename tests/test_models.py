@@ -59,7 +59,7 @@ def test_transformer_overfits_a_tiny_real_batch(two_symbols):
     yb = torch.from_numpy(np.stack([y[t : t + 32] + 1 for t in starts]).astype(np.int64))
     assert all(valid[t : t + 32].all() for t in starts)
     opt = torch.optim.Adam(model.parameters(), lr=5e-3)
-    for _ in range(400):
+    for _ in range(200):
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(xb)[:, ctx:].reshape(-1, 3), yb.ravel())
         loss.backward()

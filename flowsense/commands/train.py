@@ -32,7 +32,7 @@ def train(
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     max_windows: Annotated[
-        int | None, typer.Option("--max-windows", min=1, help="Windows sampled per epoch.")
+        int | None, typer.Option("--max-windows", min=1, help="Target rows sampled per epoch.")
     ] = None,
     label: Annotated[
         Literal["point", "smoothed"] | None,
