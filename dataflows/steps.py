@@ -31,7 +31,7 @@ from flowsense.settings import Settings
 from operators.account import SLICE_COLUMNS, Account, ExecutionConfig
 from operators.bars import BarState
 from operators.features import FeatureState
-from operators.predictors import make_predictor
+from operators.predictors import NEEDS_MODEL, make_predictor
 from operators.strategy import Strategy
 from operators.validate import Validator
 from schemas.features import BarBatch, FeatureBatch
@@ -121,8 +121,8 @@ class _Predict:
 
     __slots__ = ("predictor",)
 
-    def __init__(self, name: str) -> None:
-        self.predictor = make_predictor(name)
+    def __init__(self, name: str, bundle: Any = None) -> None:
+        self.predictor = make_predictor(name, bundle)
 
     def update(self, features: FeatureBatch) -> tuple[FeatureBatch, PredictionBatch]:
         return features, self.predictor.update(features)
@@ -193,6 +193,17 @@ class Outputs:
     alerts: KeyedStream[list[Alert]]
 
 
+def load_model(settings: Settings) -> Any:
+    """The trained ``ModelBundle`` the settings name, loaded once and shared by every symbol.
+
+    ``flowsense.models.artifacts`` (MLflow, torch) is imported only here, so a
+    flow with the default predictor never imports them.
+    """
+    from flowsense.models.artifacts import load_bundle
+
+    return load_bundle(settings)
+
+
 def key_by_symbol(up: Stream[SourceBatch]) -> KeyedStream[SourceBatch]:
     return op.key_on("by_symbol", up, lambda b: b.symbol)
 
@@ -210,7 +221,8 @@ def trading_steps(
     ``resets``: operators' ``RiskReset`` records.
     """
     rc = settings.replay
-    make_predictor(rc.predictor)  # fail now, with the list of names, not inside a worker
+    bundle = load_model(settings) if rc.predictor in NEEDS_MODEL else None
+    make_predictor(rc.predictor, bundle)  # fail now, with the list of names, not in a worker
     checked = op.stateful_map("validate", keyed, _validate)
     rejects = op.filter_map_value("rejected", checked, lambda c: c.rejects or None)
     ticks = op.filter_map_value("accepted", checked, lambda c: c.ticks)
@@ -220,7 +232,7 @@ def trading_steps(
     bar_ns = int(rc.bar_s * 1e9)
     bars = op.stateful("bars", features, lambda resume: _Bars(bar_ns, resume))
     predicted = op.stateful_map(
-        "predict", features, _stateful(lambda _: _Predict(rc.predictor), "update")
+        "predict", features, _stateful(lambda _: _Predict(rc.predictor, bundle), "update")
     )
     predictions = op.map_value("predictions", predicted, lambda fp: fp[1])
     slices = op.stateful_map(

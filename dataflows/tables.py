@@ -62,9 +62,24 @@ def bars_table(symbol: str, batch: BarBatch) -> pa.Table:
     return _with_symbol(symbol, batch.columns, bar_columns(batch.instrument.levels))
 
 
+PREDICTION_EXTRA = (
+    ("p_down", pa.float64()),
+    ("p_flat", pa.float64()),
+    ("p_up", pa.float64()),
+    *(
+        (f"{m}_{c}", pa.int8() if c == "direction" else pa.float64())
+        for m in ("ofi", "hawkes", "transformer")
+        for c in ("direction", "confidence")
+    ),
+)
+"""Columns a model adds when it has them: class probabilities (``hawkes``, ``transformer``,
+``ensemble``) and the ensemble's members. A run has one predictor, so one schema."""
+
+
 def predictions_table(symbol: str, batch: PredictionBatch) -> pa.Table:
     c = batch.columns
     n = len(batch)
+    extra = {name: pa.array(c[name], type) for name, type in PREDICTION_EXTRA if name in c}
     return pa.table(
         {
             "ts_event": c["ts_event"],
@@ -74,6 +89,7 @@ def predictions_table(symbol: str, batch: PredictionBatch) -> pa.Table:
             "direction": c["direction"],
             "confidence": c["confidence"],
             "mid": c["mid"],
+            **extra,
         }
     )
 

@@ -27,6 +27,7 @@ _debug = "--debug" in sys.argv
 
 def _register() -> None:
     from flowsense.commands import (  # noqa: F401
+        evaluate,
         features,
         live,
         query,
@@ -34,6 +35,7 @@ def _register() -> None:
         research,
         risk,
         services,
+        train,
     )
 
 

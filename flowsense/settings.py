@@ -50,6 +50,35 @@ class IBConfig(BaseModel):
     """First wait between attempts; doubled after each failure."""
 
 
+class ModelsConfig(BaseModel):
+    """Trained models: MLflow tracking, which model the dataflow loads, training defaults
+    (``FLOWSENSE_MODELS__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tracking_uri: str = ""
+    """MLflow tracking URI; empty: the local file store ``<runs_dir>/mlruns``."""
+    experiment: str = "flowsense"
+    registered_name: str = "flowsense-orderflow"
+    """Registry name under which ``flowsense train`` registers each bundle."""
+    source: str = ""
+    """Model the dataflow loads: a bundle folder, ``models:/NAME/VERSION`` (or ``/latest``);
+    empty: the latest version of ``registered_name``."""
+    window: int = Field(16, ge=2)
+    """Rows each transformer layer attends to (two layers: a row sees the 31 before it)."""
+    horizon: int = Field(20, gt=0)
+    """Label horizon in events (rows)."""
+    label_method: Literal["point", "smoothed"] = "point"
+    label_alpha: float = Field(0.0, ge=0)
+    """Relative mid change that counts as a move."""
+    epochs: int = Field(4, gt=0)
+    max_windows: int = Field(40_000, gt=0)
+    """Labelled rows (prediction targets) sampled per training epoch, at most."""
+    threads: int = Field(1, gt=0)
+    """torch threads of a dataflow worker (and of training)."""
+    seed: int = 0
+
+
 class BrokerConfig(BaseModel):
     """Execution (``FLOWSENSE_BROKER__*``): the paper broker, or Interactive Brokers."""
 
@@ -169,6 +198,7 @@ class Settings(BaseSettings):
     strategy: StrategyConfig = StrategyConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
+    models: ModelsConfig = ModelsConfig()
     archive: ArchiveConfig = ArchiveConfig()
     kafka: KafkaConfig = KafkaConfig()
     questdb: QuestDBConfig = QuestDBConfig()

@@ -3,7 +3,10 @@
 A predictor is chosen by name (``flowsense replay --predictor NAME``). This
 module holds the baseline: the sign of the rolling (exponentially decayed,
 in event time) best-level OFI, and its deliberately bad mirror image
-``inverted``. The models of issue 4 register themselves in ``PREDICTORS``.
+``inverted``; the registry also names the models of ``operators.ensemble``
+(``hawkes``, ``transformer``, ``ensemble``). ``transformer`` and ``ensemble``
+need a trained ``ModelBundle`` (``NEEDS_MODEL``), which the dataflow loads
+and passes in; their modules (and torch) are imported only when chosen.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numba import njit
@@ -95,17 +98,45 @@ class RollingOfiPredictor:
         )
 
 
-PREDICTORS: dict[str, Callable[[], Predictor]] = {
-    "ofi": lambda: RollingOfiPredictor(),
-    "inverted": lambda: RollingOfiPredictor(sign=-1, name="inverted"),
+def _hawkes(bundle: Any) -> Predictor:
+    from operators.ensemble import HawkesPredictor
+
+    if bundle is None:
+        return HawkesPredictor()
+    return HawkesPredictor(bundle.hawkes, min_confidence=bundle.hawkes_min_confidence)
+
+
+def _transformer(bundle: Any) -> Predictor:
+    from operators.ensemble import TransformerPredictor
+
+    return TransformerPredictor(bundle)
+
+
+def _ensemble(bundle: Any) -> Predictor:
+    from operators.ensemble import EnsemblePredictor
+
+    return EnsemblePredictor(bundle)
+
+
+PREDICTORS: dict[str, Callable[[Any], Predictor]] = {
+    "ofi": lambda _: RollingOfiPredictor(),
+    "inverted": lambda _: RollingOfiPredictor(sign=-1, name="inverted"),
+    "hawkes": _hawkes,
+    "transformer": _transformer,
+    "ensemble": _ensemble,
 }
+NEEDS_MODEL = frozenset({"transformer", "ensemble"})
+"""Predictors that cannot run without a trained ``ModelBundle``."""
 
 
-def make_predictor(name: str) -> Predictor:
-    """A fresh per-symbol predictor by name; ``KeyError`` names the ones there are."""
-    try:
-        return PREDICTORS[name]()
-    except KeyError:
-        raise KeyError(
-            f"unknown predictor {name!r}; available: {', '.join(sorted(PREDICTORS))}"
-        ) from None
+def make_predictor(name: str, bundle: Any = None) -> Predictor:
+    """A fresh per-symbol predictor by name; ``KeyError`` names the ones there are.
+
+    ``bundle`` is the trained ``operators.ensemble.ModelBundle`` (needed by
+    ``NEEDS_MODEL``; ``hawkes`` uses its parameters when given).
+    """
+    if name not in PREDICTORS:
+        raise KeyError(f"unknown predictor {name!r}; available: {', '.join(sorted(PREDICTORS))}")
+    if name in NEEDS_MODEL and bundle is None:
+        raise ValueError(f"predictor {name!r} needs a trained model bundle")
+    return PREDICTORS[name](bundle)

@@ -71,6 +71,12 @@ class PredictionBatch:
     at), ``direction`` int8 (``Direction``), ``confidence`` float64 in [0, 1],
     ``bid_px`` / ``ask_px`` / ``mid`` float currency (the touch at that
     moment, which execution needs to price a paper fill).
+
+    Models add, when they have them: ``p_down`` / ``p_flat`` / ``p_up``
+    float64 class probabilities (``direction`` is the most likely class and
+    ``confidence`` its probability), and the ensemble its members' outputs,
+    ``ofi_direction`` / ``ofi_confidence``, ``hawkes_*`` and ``transformer_*``
+    (int8 direction, float64 confidence).
     """
 
     instrument: Instrument

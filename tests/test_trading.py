@@ -42,7 +42,7 @@ def test_rolling_ofi_decays_with_its_half_life_and_inverted_flips_it():
         make_predictor("inverted").update(_features([0, 5 * S, 5 * S], [100.0, 0.0, -40.0])).columns
     )
     assert inv["direction"].tolist() == [-1, -1, -1]
-    with pytest.raises(KeyError, match="available: inverted, ofi"):
+    with pytest.raises(KeyError, match="available: ensemble, hawkes, inverted, ofi, transformer"):
         make_predictor("nope")
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from dataflows.readers import Feed
     from dataflows.sinks import LatestValues
 
-PREDICTOR_NAMES = ("ofi", "inverted")
+PREDICTOR_NAMES = ("ofi", "hawkes", "transformer", "ensemble", "inverted")
 """For the help text; the registry (``operators.predictors.PREDICTORS``) is authoritative."""
 
 

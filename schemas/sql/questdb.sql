@@ -18,5 +18,9 @@ CREATE TABLE IF NOT EXISTS features (
 
 CREATE TABLE IF NOT EXISTS predictions (
     ts TIMESTAMP_NS, symbol SYMBOL, seq LONG, model SYMBOL,
-    direction INT, confidence DOUBLE, mid DOUBLE
+    direction INT, confidence DOUBLE, mid DOUBLE,
+    p_down DOUBLE, p_flat DOUBLE, p_up DOUBLE,
+    ofi_direction INT, ofi_confidence DOUBLE,
+    hawkes_direction INT, hawkes_confidence DOUBLE,
+    transformer_direction INT, transformer_confidence DOUBLE
 ) TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, symbol, model, seq);

@@ -1,0 +1,1 @@
+"""Training, evaluation and model storage (MLflow) for the models of ``operators``."""
