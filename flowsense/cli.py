@@ -26,7 +26,15 @@ _debug = "--debug" in sys.argv
 
 
 def _register() -> None:
-    from flowsense.commands import features, live, query, replay, research, services  # noqa: F401
+    from flowsense.commands import (  # noqa: F401
+        features,
+        live,
+        query,
+        replay,
+        research,
+        serve,
+        services,
+    )
 
 
 def _fail(message: str) -> None:

@@ -1,0 +1,11 @@
+"""REST routers: one module per resource under ``routes``, included here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from serving.api.routes import admin, auth, backtests, health, market, trading
+
+api_router = APIRouter()
+for module in (health, auth, market, trading, backtests, admin):
+    api_router.include_router(module.router)
