@@ -135,6 +135,8 @@ class ServeConfig(BaseModel):
     rate_limits: dict[str, int] = {"free": 100, "pro": 10_000, "institutional": 100_000}
     """Requests per ``rate_window_s`` for each tier."""
     rate_window_s: int = Field(60, gt=0)
+    login_limit: int = Field(100, gt=0)
+    """Login attempts per client address per ``rate_window_s`` (against password guessing)."""
     room_rate_hz: float = Field(10.0, gt=0, le=1000)
     """Most messages per second to one Socket.IO room (newer rows coalesce)."""
     kafka_fanout: bool = True

@@ -13,6 +13,7 @@ import strawberry
 from fastapi import Depends
 from strawberry.fastapi import GraphQLRouter
 from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from serving.api.deps import current_user, get_state
@@ -20,8 +21,9 @@ from serving.api.params import NAME_PATTERN
 from serving.security import Principal, Role
 from serving.state import AppState
 
-Long = strawberry.scalar(
-    NewType("Long", int),
+Long = NewType("Long", int)
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
     serialize=int,
     parse_value=int,
     description="A 64-bit integer (timestamps: ns since the epoch, UTC)",
@@ -118,7 +120,7 @@ async def _context(
     return {"state": state, "user": user}
 
 
-schema = strawberry.Schema(query=Query)
+schema = strawberry.Schema(query=Query, config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}))
 
 
 def graphql_router() -> GraphQLRouter:

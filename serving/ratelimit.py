@@ -39,9 +39,10 @@ class RateLimiter:
         self.window_ms = window_s * 1000
         self.script = client.register_script(_SCRIPT)
 
-    async def hit(self, who: str, tier: str) -> Verdict:
-        """Count one request of ``who`` (a user id or ``ip:...``) against its tier's limit."""
-        limit = self.limits.get(tier, min(self.limits.values()))
+    async def hit(self, who: str, tier: str, limit: int | None = None) -> Verdict:
+        """Count one request of ``who`` (a user id or ``ip:...``) against its tier's limit
+        (or ``limit``)."""
+        limit = limit or self.limits.get(tier, min(self.limits.values()))
         n, ttl = await self.script(keys=[f"rl:{who}"], args=[self.window_ms])
         retry = max(1, math.ceil(int(ttl) / 1000))
         return Verdict(int(n) <= limit, limit, max(0, limit - int(n)), retry)

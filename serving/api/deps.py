@@ -51,16 +51,17 @@ async def authenticate(state: AppState, token: str | None, api_key: str | None) 
     raise _unauthorized("authentication required: a bearer token or an X-API-Key header")
 
 
-async def rate_limit(state: AppState, response: Response | None, who: str, tier: str) -> None:
+async def rate_limit(
+    state: AppState, response: Response | None, who: str, tier: str, limit: int | None = None
+) -> None:
     if state.limiter is None:
         return
-    v = await state.limiter.hit(who, tier)
+    v = await state.limiter.hit(who, tier, limit)
     if not v.allowed:
         state.metrics.rate_limited.labels(tier).inc()
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"rate limit of the {tier} tier: {v.limit} requests per "
-            f"{state.settings.serve.rate_window_s} s",
+            f"rate limit ({tier}): {v.limit} requests per {state.settings.serve.rate_window_s} s",
             headers={"Retry-After": str(v.retry_after_s), "X-RateLimit-Limit": str(v.limit)},
         )
     if response is not None:

@@ -11,7 +11,7 @@ from pydantic import Field
 from serving import users
 from serving.api.deps import DB, CurrentUser, State, rate_limit
 from serving.api.params import Strict
-from serving.security import Principal, Tier
+from serving.security import Principal
 
 router = APIRouter(tags=["auth"])
 
@@ -48,9 +48,9 @@ async def _pair(state, conn, p: Principal) -> TokensOut:
 @router.post("/auth/login", response_model=TokensOut)
 async def login(state: State, conn: DB, body: LoginIn, request: Request) -> TokensOut:
     """Username and password -> a short-lived access token and a single-use refresh token.
-    Attempts are rate limited per client address at the free tier's limit."""
+    Attempts are rate limited per client address (``serve.login_limit``)."""
     host = request.client.host if request.client else "?"
-    await rate_limit(state, None, f"ip:{host}", str(Tier.FREE))
+    await rate_limit(state, None, f"login:{host}", "login", state.settings.serve.login_limit)
     p = await users.authenticate(conn, body.username, body.password)
     if p is None:
         raise HTTPException(401, "wrong username or password")
