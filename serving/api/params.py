@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 """Symbols and model names: letters, digits, ``.``, ``_``, ``-`` (they reach QuestDB SQL)."""
@@ -15,8 +15,30 @@ Limit = Annotated[int, Query(ge=1, le=10_000, description="Most rows to return")
 NameList = Annotated[list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None, Query(max_length=50)]
 
 
+def _storable(value: Any) -> Any:
+    """Text PostgreSQL can store: UTF-8 without NUL (a lone surrogate or a NUL is refused)."""
+    texts = [value] if isinstance(value, str) else []
+    if isinstance(value, dict):
+        texts = [t for kv in value.items() for t in kv if isinstance(t, str)]
+    for t in texts:
+        if "\x00" in t:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            t.encode()
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
 class Strict(BaseModel):
+    """Request bodies: unknown fields, inf/NaN and unstorable text are refused (422)."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return _storable(value)
 
 
 class Prediction(BaseModel):
