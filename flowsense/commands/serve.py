@@ -85,6 +85,11 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="Log level.")] = "info",
 ) -> None:
     """Serve the API: REST under /api/v1 (docs at /docs), /graphql, Socket.IO, /metrics."""
+    if embedded and not _loopback(host):
+        raise InputError(
+            f"--embedded has no accounts (every caller may trade): bind a loopback "
+            f"address, not {host}"
+        )
     import uvicorn
 
     from flowsense.commands.replay import parse_speed
@@ -94,11 +99,6 @@ def serve(
     settings = Settings()
     setup_logging(log_level.upper())
     if embedded:
-        if not _loopback(host):
-            raise InputError(
-                f"--embedded has no accounts (every caller may trade): bind a loopback "
-                f"address, not {host}"
-            )
         store = start_embedded_replay(settings, data_path(data, settings.data), parse_speed(speed))
         asgi = create_app(settings, embedded=store)
     else:

@@ -17,7 +17,7 @@ bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/aut
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.flowsense
 
 
