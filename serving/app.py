@@ -28,7 +28,7 @@ from serving.metrics import Metrics
 from serving.security import Principal, Role, Tier, Tokens, jwt_secret
 from serving.state import AppState
 from serving.stores import Store
-from serving.telemetry import tracer
+from serving.telemetry import tracing
 
 log = logging.getLogger("flowsense.serving")
 PREFIX = "/api/v1"
@@ -126,8 +126,10 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
         pool=pool,
         limiter=limiter,
         local_user=LOCAL_USER if embedded is not None else None,
-        tracer=tracer(cfg.otlp_endpoint),
     )
+    provider = tracing(cfg.otlp_endpoint)
+    if provider is not None:
+        state.tracer = provider.get_tracer("flowsense.serving")
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
     fanout = state.fanout = Fanout(sio, cfg.room_rate_hz, metrics)
     if embedded is not None:
@@ -156,6 +158,8 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
             await store.close()
             if limiter is not None:
                 await limiter.client.aclose()
+            if provider is not None:
+                provider.shutdown()
 
     app = FastAPI(
         title="FlowSense API",

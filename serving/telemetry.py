@@ -41,8 +41,9 @@ def setup_logging(level: str = "INFO") -> None:
         lg.propagate = False
 
 
-def tracer(endpoint: str | None, service: str = "flowsense-api") -> Any:
-    """A tracer exporting over OTLP/HTTP to ``endpoint``; ``None`` when none is set."""
+def tracing(endpoint: str | None, service: str = "flowsense-api") -> Any:
+    """A tracer provider exporting over OTLP/HTTP to ``endpoint``; ``None`` when none is set.
+    Spans leave in batches from a thread of the SDK; ``shutdown()`` sends what is left."""
     if not endpoint:
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -52,4 +53,4 @@ def tracer(endpoint: str | None, service: str = "flowsense-api") -> Any:
 
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    return provider.get_tracer("flowsense.serving")
+    return provider

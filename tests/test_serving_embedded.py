@@ -165,3 +165,43 @@ def test_embedded_serve_refuses_a_public_address():
     )
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and "loopback" in res.stderr
+
+
+def test_traces_reach_an_otlp_collector(tmp_path):
+    """A minimal OTLP/HTTP collector (it records what is POSTed to /v1/traces)."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import httpx
+
+    bodies: list[bytes] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    collector = HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{collector.server_port}/v1/traces"
+    base = Settings(runtime_dir=tmp_path / "runtime")
+    settings = base.model_copy(
+        update={"serve": base.serve.model_copy(update={"otlp_endpoint": endpoint})}
+    )
+    app = create_app(settings, embedded=EmbeddedStore())
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200
+    server.should_exit = True
+    thread.join(10)  # the shutdown flushes the spans
+    collector.shutdown()
+    assert [path for path, _ in bodies] == ["/v1/traces"]
+    assert b"GET /api/v1/health" in bodies[0][1] and b"flowsense-api" in bodies[0][1]

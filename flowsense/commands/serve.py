@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import sys
 import threading
 from pathlib import Path
@@ -105,6 +106,12 @@ def serve(
         _migrate(settings)
         asgi = create_app(settings)
     uvicorn.run(asgi, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
+    if embedded:
+        # The replay's Bytewax worker (a Rust thread holding Python state) may still run:
+        # interpreter finalization would abort on it, so leave without finalizing.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _run(coro_fn, settings: Settings) -> Any:
