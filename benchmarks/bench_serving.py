@@ -1,7 +1,7 @@
 """The serving layer under loopback load, measured in one run (issue 6).
 
     .venv/bin/python benchmarks/bench_serving.py [--rate 1000] [--seconds 10] [--clients 100]
-                                                 [--rooms 10] [--room-hz 20] [--json]
+                                                 [--rooms 10] [--room-hz 10] [--kafka-fanout] [--json]
 
 Needs the local servers (``flowsense services up``) and the ``FLOWSENSE_*``
 settings that reach them; the API is started here as its own process
@@ -157,7 +157,13 @@ async def closed_loop(call, inflight: int, seconds: float) -> dict[str, Any]:
     )
 
 
-async def bench_rest(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bench_rest(settings: Settings, rate: float, seconds: float, pid: int) -> dict[str, Any]:
     r = redis.Redis.from_url(settings.redis.url)
     value = {
         "symbol": SYMBOL,
@@ -179,7 +185,9 @@ async def bench_rest(settings: Settings, rate: float, seconds: float) -> dict[st
 
         for _ in range(200):  # warm-up
             await get()
+        cpu0 = cpu_s(pid)
         api = await open_loop(get, rate, seconds)
+        api["server_cpu_ms_per_request"] = round((cpu_s(pid) - cpu0) * 1e3 / api["requests"], 3)
         most = await closed_loop(get, 32, 5)
     client = aioredis.Redis.from_url(settings.redis.url, max_connections=64)
 
@@ -333,7 +341,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--rooms", type=int, default=10)
-    ap.add_argument("--room-hz", type=float, default=20.0)
+    ap.add_argument("--room-hz", type=float, default=10.0)
     ap.add_argument("--kafka-fanout", action="store_true", help="Also fan out from Kafka.")
     ap.add_argument("--fanout-server", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true")
@@ -346,7 +354,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     api = start_api(settings, args.room_hz)
     try:
-        rest = asyncio.run(bench_rest(settings, args.rate, args.seconds))
+        rest = asyncio.run(bench_rest(settings, args.rate, args.seconds, api.pid))
         fan = [
             asyncio.run(
                 bench_fanout(
