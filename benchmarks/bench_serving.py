@@ -1,7 +1,7 @@
 """The serving layer under loopback load, measured in one run (issue 6).
 
-    .venv/bin/python benchmarks/bench_serving.py [--rate 1000] [--seconds 10] [--clients 100]
-                                                 [--rooms 10] [--room-hz 10] [--kafka-fanout] [--json]
+    .venv/bin/python benchmarks/bench_serving.py [--rate 1000] [--seconds 10]
+        [--clients 100] [--rooms 10] [--room-hz 10] [--kafka-fanout] [--json]
 
 Needs the local servers (``flowsense services up``) and the ``FLOWSENSE_*``
 settings that reach them; the API is started here as its own process
@@ -188,6 +188,7 @@ async def bench_rest(settings: Settings, rate: float, seconds: float, pid: int) 
         cpu0 = cpu_s(pid)
         api = await open_loop(get, rate, seconds)
         api["server_cpu_ms_per_request"] = round((cpu_s(pid) - cpu0) * 1e3 / api["requests"], 3)
+        low = await open_loop(get, rate / 5, seconds)
         most = await closed_loop(get, 32, 5)
     client = aioredis.Redis.from_url(settings.redis.url, max_connections=64)
 
@@ -200,6 +201,7 @@ async def bench_rest(settings: Settings, rate: float, seconds: float, pid: int) 
     return {
         "endpoint": f"GET /api/v1/predictions/{SYMBOL}",
         "open_loop": api,
+        "open_loop_fifth_rate": low,
         "closed_loop": most,
         "baseline_redis_get": base,
         "p99_ratio_vs_redis": round(api["p99_ms"] / base["p99_ms"], 2),
@@ -263,6 +265,17 @@ def fanout_server(port: int, room_hz: float, rooms: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
 
 
+async def room_emits(url: str) -> float:
+    """Room messages the server has sent so far (``flowsense_socketio_messages_total``)."""
+    async with aiohttp.ClientSession() as s, s.get(f"{url}/metrics") as r:
+        text = await r.text()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("flowsense_socketio_messages_total")
+    )
+
+
 async def bench_fanout(
     settings: Settings, clients: int, rooms: int, room_hz: float, seconds: float, via: str
 ) -> dict[str, Any]:
@@ -302,6 +315,7 @@ async def bench_fanout(
                 await asyncio.sleep(0.3)
         await sio.call("subscribe", names, timeout=30)
         socks.append(sio)
+    emits0 = await room_emits(url)
     stop = threading.Event()
     sent: list[int] = []
     th = threading.Thread(target=lambda: sent.append(produce(settings, symbols, stop)))
@@ -315,6 +329,7 @@ async def bench_fanout(
     # Steady part: skip the first and last second.
     a, b = t0 + 1.0, t0 + seconds - 1.0
     steady = sum(1 for t in times if a <= t < b)
+    emits = await room_emits(url) - emits0
     for sio in socks:
         await sio.disconnect()
     if server is not None:
@@ -331,6 +346,7 @@ async def bench_fanout(
         "received_per_s": round(rate),
         "ceiling_per_s": round(ceiling),
         "of_ceiling": round(rate / ceiling, 3),
+        "server_room_emits_per_s": round(emits / seconds),
         "per_client_per_room_hz": round(rate / clients / rooms, 2),
     }
 

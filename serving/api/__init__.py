@@ -7,5 +7,6 @@ from fastapi import APIRouter
 from serving.api.routes import admin, auth, backtests, health, market, trading
 
 api_router = APIRouter()
-for module in (health, auth, market, trading, backtests, admin):
+# The market routes first: the most requested, and routes are matched in order.
+for module in (market, health, auth, trading, backtests, admin):
     api_router.include_router(module.router)
