@@ -205,3 +205,44 @@ def test_traces_reach_an_otlp_collector(tmp_path):
     collector.shutdown()
     assert [path for path, _ in bodies] == ["/v1/traces"]
     assert b"GET /api/v1/health" in bodies[0][1] and b"flowsense-api" in bodies[0][1]
+
+
+def test_fernet_key_is_read_from_vault_kv2(tmp_path):
+    """A minimal Vault (KV v2 answer shape, token checked) serving the key."""
+    import json as jsonlib
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from cryptography.fernet import Fernet
+    from pydantic import SecretStr
+
+    from serving.security import fernet_key
+
+    key = Fernet.generate_key().decode()
+    seen: list[str] = []
+
+    class Vault(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            ok = self.headers.get("X-Vault-Token") == "s.test"
+            body = {"data": {"data": {"fernet_key": key}, "metadata": {}}} if ok else {}
+            self.send_response(200 if ok else 403)
+            self.end_headers()
+            self.wfile.write(jsonlib.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+
+    vault = HTTPServer(("127.0.0.1", 0), Vault)
+    threading.Thread(target=vault.serve_forever, daemon=True).start()
+    base = Settings(runtime_dir=tmp_path / "runtime")
+    serve = base.serve.model_copy(
+        update={
+            "vault_addr": f"http://127.0.0.1:{vault.server_port}",
+            "vault_token": SecretStr("s.test"),
+            "vault_path": "secret/data/flowsense",
+        }
+    )
+    got = fernet_key(base.model_copy(update={"serve": serve}))
+    vault.shutdown()
+    assert got == key and seen == ["/v1/secret/data/flowsense"]
+    assert not (tmp_path / "runtime" / "serve" / "fernet_key").exists()  # no dev key made

@@ -433,3 +433,70 @@ def test_backtest_runs_the_replay_and_reports_its_summary(api, sample):
     assert gql["data"]["backtest"] == {"id": job_id, "status": "done", "summary": job["summary"]}
     with api.client(headers=bearer(login(api, other))) as c:
         assert c.get(f"/api/v1/backtest/{job_id}").status_code == 404  # not theirs
+
+
+def test_positions_of_the_dataflows_account_match_the_replay(api, live):
+    replay_dir, _, _, _ = live
+    fills = read_table(replay_dir, "fills")
+    want = {
+        r["symbol"]: r["position_after"]
+        for r in fills.sort("symbol", "ts_event", "fill_id").iter_rows(named=True)
+    }
+    admin = make_user(api.settings, Tier.PRO, Role.ADMIN)
+    viewer = make_user(api.settings, Tier.PRO, Role.VIEWER)
+    with api.client(headers=bearer(login(api, admin))) as c:
+        got = c.get("/api/v1/positions", params={"user_id": 1}).json()
+    assert fills.height > 0
+    assert {p["symbol"]: p["quantity"] for p in got["positions"]} == want
+    with api.client(headers=bearer(login(api, viewer))) as c:
+        assert c.get("/api/v1/positions", params={"user_id": 1}).status_code == 403
+
+
+def test_users_command_creates_a_user_and_a_working_key(api):
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    env = os.environ | {"FLOWSENSE_RUNTIME_DIR": str(api.settings.runtime_dir)}
+
+    def run(*args: str, stdin: str = "") -> dict:
+        res = subprocess.run(
+            [sys.executable, "-m", "flowsense", "users", *args, "--json"],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.count("\n") == 1
+        return json.loads(res.stdout)
+
+    made = run(
+        "add",
+        name,
+        "--tier",
+        "pro",
+        "--role",
+        "trader",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
+    key = run("key", name)["key"]
+    with api.client() as c:
+        me = c.get("/api/v1/me", headers={"X-API-Key": key}).json()
+        tokens = c.post(
+            "/api/v1/auth/login", json={"username": name, "password": "a-long-password"}
+        )
+    assert me == {"user_id": made["user_id"], "username": name, "tier": "pro", "role": "trader"}
+    assert tokens.status_code == 200
+    again = subprocess.run(
+        [sys.executable, "-m", "flowsense", "users", "add", name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert again.returncode == 2 and "exists" in again.stderr
