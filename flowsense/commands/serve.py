@@ -142,10 +142,12 @@ def users_add(
     from serving import users
     from serving.security import Role, Tier
 
-    try:
-        t, r = Tier(tier), Role(role)
-    except ValueError as e:
-        raise InputError(str(e)) from None
+    if tier not in Tier.__members__.values() or role not in Role.__members__.values():
+        raise InputError(
+            f"--tier is one of {', '.join(Tier)} and --role one of {', '.join(Role)}; "
+            f"got {tier!r}, {role!r}"
+        )
+    t, r = Tier(tier), Role(role)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and len(password or "") < 8:
         raise InputError("password: at least 8 characters")
