@@ -329,7 +329,16 @@ def live(api, sample):
     assert sent == 2 * ROWS
     started = time.monotonic()
     run_main(build_live_flow(settings, from_beginning=True, until_idle_s=3.0))
-    time.sleep(1.0)  # the last coalesced message
+    # Wait for the newest AMZN prediction to come through (Kafka on a busy machine can
+    # take seconds), then stop listening.
+    ref = read_table(replay_dir, "predictions")
+    last_seq = ref.filter(ref["symbol"] == "AMZN")["seq"].max()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        kind == "predictions" and d["data"]["seq"] == last_seq for _, kind, d in listener.got
+    ):
+        time.sleep(0.2)
+    time.sleep(0.3)
     listener.stop.set()
     listener.thread.join(10)
     assert wal_applied(settings, "predictions", 2 * ROWS) == 2 * ROWS
