@@ -509,3 +509,25 @@ def test_users_command_creates_a_user_and_a_working_key(api):
         timeout=120,
     )
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_chart_routes_answer_what_the_live_flow_stored(api, live):
+    replay_dir, _, _, user = live
+    feats = read_table(replay_dir, "features")
+    amzn = feats.filter(feats["symbol"] == "AMZN").sort("ts_event", "seq")
+    newest = amzn.tail(3).reverse()
+    with api.client(headers=bearer(login(api, user))) as c:
+        got = c.get("/api/v1/features/AMZN", params={"limit": 3}).json()
+        ticks = c.get("/api/v1/ticks/AMZN", params={"limit": 3}).json()
+        bars = c.get("/api/v1/bars/AMZN", params={"interval_s": 60, "limit": 10_000}).json()
+    assert [(r["ts_event"], r["seq"], r["ofi"]) for r in got] == list(
+        zip(newest["ts_event"], newest["seq"], newest["ofi"], strict=True)
+    )
+    assert [(r["ts_event"], r["seq"]) for r in ticks] == list(
+        zip(newest["ts_event"], newest["seq"], strict=True)
+    )
+    # Minute bars partition the rows: their event counts add up to every row, and the
+    # newest bar closes at the newest mid.
+    assert sum(b["n_events"] for b in bars) == amzn.height
+    assert bars[0]["close"] == amzn["mid"][-1]
+    assert all(b["low"] <= min(b["open"], b["close"]) <= b["high"] for b in bars)
