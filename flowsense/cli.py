@@ -34,6 +34,7 @@ def _register() -> None:
         replay,
         research,
         risk,
+        serve,
         services,
         train,
     )

@@ -171,6 +171,43 @@ class RedisConfig(BaseModel):
         return f"redis://{self.host}:{self.port}/{self.db}"
 
 
+class ServeConfig(BaseModel):
+    """The serving layer: API, auth, rate limits, fan-out (``FLOWSENSE_SERVE__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, gt=0, lt=65536)
+    jwt_secret: SecretStr | None = None
+    """HS256 key of the tokens. Unset: one is generated once and kept in
+    ``<runtime_dir>/serve/jwt_secret`` (development only; set it in deployment)."""
+    fernet_key: SecretStr | None = None
+    """Key of the broker credentials at rest. Unset: Vault when ``vault_addr`` is
+    set, else generated once under ``<runtime_dir>/serve/fernet_key`` (development)."""
+    vault_addr: str | None = None
+    """Vault (KV v2) holding the Fernet key, e.g. ``http://127.0.0.1:8200``."""
+    vault_token: SecretStr | None = None
+    vault_path: str = "secret/data/flowsense"
+    """KV v2 path read with ``GET {vault_addr}/v1/{vault_path}``; field ``fernet_key``."""
+    access_ttl_s: int = Field(900, gt=0)
+    refresh_ttl_s: int = Field(7 * 24 * 3600, gt=0)
+    rate_limits: dict[str, int] = {"free": 100, "pro": 10_000, "institutional": 100_000}
+    """Requests per ``rate_window_s`` for each tier."""
+    rate_window_s: int = Field(60, gt=0)
+    login_limit: int = Field(100, gt=0)
+    """Login attempts per client address per ``rate_window_s`` (against password guessing)."""
+    room_rate_hz: float = Field(10.0, gt=0, le=1000)
+    """Most messages per second to one Socket.IO room (newer rows coalesce)."""
+    kafka_fanout: bool = True
+    """Fan out the output topics to Socket.IO (server mode)."""
+    backtest_root: Path = SHARED_DATA
+    """Backtests may only read data under this folder."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``); unset: no tracing."""
+    access_log: bool = False
+    """Log every request (JSON on stdout); off keeps the hot path fast."""
+
+
 class Settings(BaseSettings):
     """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``."""
 
@@ -204,6 +241,7 @@ class Settings(BaseSettings):
     questdb: QuestDBConfig = QuestDBConfig()
     postgres: PostgresConfig = PostgresConfig()
     redis: RedisConfig = RedisConfig()
+    serve: ServeConfig = ServeConfig()
 
 
 @lru_cache
