@@ -81,15 +81,15 @@ from bytewax.dataflow import Dataflow  # noqa: E402
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 from bytewax.testing import cluster_main, run_main  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient  # noqa: E402
 from questdb import Sender  # noqa: E402
 
 from benchmarks.common import machine  # noqa: E402
 from dataflows import live  # noqa: E402
-from dataflows.archive import run_archive  # noqa: E402
+from dataflows.archive import forget, run_archive  # noqa: E402
 from dataflows.kafka import AsyncKafkaSink  # noqa: E402
 from dataflows.live import TicksSource, build_live_flow, ticks_in  # noqa: E402
 from dataflows.publish import batches, paced, publish  # noqa: E402
+from dataflows.runner import run_flow  # noqa: E402
 from dataflows.steps import _stateful, _validate, trading_steps  # noqa: E402
 from dataflows.stores.questdb import (  # noqa: E402
     CHUNK_ROWS,
@@ -272,13 +272,6 @@ def aliased(items: list[TickBatch]) -> list[TickBatch]:
     return items + again
 
 
-def run_flow(flow: Dataflow, workers: int) -> None:
-    if workers == 1:
-        run_main(flow)
-    else:
-        cluster_main(flow, [], 0, worker_count_per_proc=workers)
-
-
 @contextmanager
 def archiver() -> Iterator[subprocess.Popen]:
     """``flowsense archive`` in its own process, as ``flowsense live`` starts it; on exit it
@@ -392,10 +385,7 @@ def whole_live_flow(settings: Settings, workers: int, idle_s: float, ticks: int)
 
 def reset_archive(settings: Settings) -> None:
     """Forget what the archiver committed and empty its tables."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
-    groups = [g.group_id for g in admin.list_consumer_groups().result().valid]
-    if settings.archive.group in groups:
-        admin.delete_consumer_groups([settings.archive.group])[settings.archive.group].result()
+    forget(settings)
     for table in SYMBOLS:
         execute(settings.questdb, f"DROP TABLE IF EXISTS {table}")
     create_tables(settings.questdb)

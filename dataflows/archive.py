@@ -50,6 +50,17 @@ def _table(msg: Any) -> pa.Table | None:
     return table
 
 
+def forget(settings: Settings) -> None:
+    """Drop the archiver's committed offsets: the next run copies the topics from their start
+    (after topics are recreated, old offsets would skip the new messages)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    group = settings.archive.group
+    if group in [g.group_id for g in admin.list_consumer_groups().result().valid]:
+        admin.delete_consumer_groups([group])[group].result()
+
+
 def caught_up(consumer: Consumer) -> bool:
     """Whether the consumer has partitions and has read each of them to its end."""
     parts = consumer.assignment()

@@ -44,6 +44,7 @@ from schemas.trading import (
     SubmitOrder,
     TargetPosition,
     TradingState,
+    prediction_id,
 )
 
 DAY_NS = 86_400 * 10**9
@@ -297,7 +298,7 @@ class Account:
             t.ts_event,
             side,
             abs(qty),
-            f"{t.symbol}:{t.model}:{t.seq}",
+            prediction_id(t.symbol, t.model, t.seq),
             t.bid_px,
             t.ask_px,
             t.mid,

@@ -139,9 +139,8 @@ def live(
 ) -> None:
     """Run the live dataflow: Kafka ticks.raw in; Kafka, PostgreSQL and Redis out (QuestDB
     through the archiver)."""
-    from bytewax.testing import cluster_main, run_main
-
     from dataflows.live import build_live_flow
+    from dataflows.runner import run_flow
 
     settings = Settings()
     flow = build_live_flow(settings, from_beginning, until_idle)
@@ -150,10 +149,7 @@ def live(
         cmd = [sys.executable, "-m", "flowsense", "archive", "--json", "--until-eof"]
         archiver = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
-        if workers == 1:
-            run_main(flow)
-        else:
-            cluster_main(flow, [], 0, worker_count_per_proc=workers)
+        run_flow(flow, workers)
     finally:
         if archiver:
             archiver.stdin.close()

@@ -59,10 +59,9 @@ def run_replay(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Replay ``data`` through the whole dataflow; the run's summary."""
-    from bytewax.testing import cluster_main, run_main
-
     from dataflows.readers import discover, group_feeds
     from dataflows.replay import build_replay_flow
+    from dataflows.runner import run_flow
     from dataflows.sinks import LatestValues
     from dataflows.summary import summarize
     from operators.predictors import PREDICTORS
@@ -85,10 +84,7 @@ def run_replay(
         bar.start()
     start = time.perf_counter()
     try:
-        if workers == 1:
-            run_main(flow)
-        else:
-            cluster_main(flow, [], 0, worker_count_per_proc=workers)
+        run_flow(flow, workers)
     finally:
         done.set()
         if progress:

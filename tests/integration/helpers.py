@@ -8,6 +8,7 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from dataflows.archive import forget
 from dataflows.stores.questdb import SYMBOLS, execute
 from flowsense.settings import Settings
 from schemas import topics
@@ -16,9 +17,7 @@ from schemas import topics
 def reset_topics(settings: Settings) -> None:
     """Delete and recreate every topic (those keyed by symbol with ``kafka.partitions``)."""
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
-    groups = [g.group_id for g in admin.list_consumer_groups().result().valid]
-    if settings.archive.group in groups:  # its offsets would skip the new topics' messages
-        admin.delete_consumer_groups([settings.archive.group])[settings.archive.group].result()
+    forget(settings)  # the archiver's offsets would skip the new topics' messages
     gone = [t for t in topics.ALL if t in admin.list_topics(timeout=10).topics]
     if gone:
         for f in admin.delete_topics(gone, operation_timeout=30).values():
