@@ -74,6 +74,12 @@ class Postgres(Service):
             # initdb makes data/ in here, and the server puts its socket here.
             if self.dir.stat().st_uid != owner.pw_uid:
                 shutil.chown(self.dir, owner.pw_uid, owner.pw_gid)
+            if blocked := _untraversable(self.dir, owner):
+                raise ServiceError(
+                    f"postgres: the {OS_USER!r} user cannot reach {self.dir} ({blocked} is "
+                    f"mode {blocked.stat().st_mode & 0o777:o}); set FLOWSENSE_RUNTIME_DIR to a "
+                    "folder it can reach, e.g. /var/tmp/flowsense"
+                )
         if not (self.data / "PG_VERSION").exists():
             shutil.rmtree(self.data, ignore_errors=True)
             initdb = [str(BIN / "initdb"), "-D", str(self.data), "-U", SUPERUSER]
@@ -132,3 +138,18 @@ class Postgres(Service):
                 )
                 progress(f"postgres: created database {database} (owner {user})")
         return {"role": user, "database": database}
+
+
+def _untraversable(path: Path, owner: pwd.struct_passwd) -> Path | None:
+    """The first folder above ``path`` that ``owner`` may not pass through, if any."""
+    for parent in path.parents:
+        st = parent.stat()
+        if st.st_uid == owner.pw_uid:
+            ok = st.st_mode & 0o100
+        elif st.st_gid == owner.pw_gid:
+            ok = st.st_mode & 0o010
+        else:
+            ok = st.st_mode & 0o001
+        if not ok:
+            return parent
+    return None
