@@ -98,7 +98,11 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 async def db(state: State):
-    """A PostgreSQL connection from the pool (503 embedded: no database there)."""
+    """A PostgreSQL connection from the pool (503 embedded: no database there).
+
+    Its transaction commits when the route returns, before the response is sent
+    (``scope="function"``): a client that acts on a response (a refresh right after
+    login) must find what that response promised already in the database."""
     if state.pool is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -108,4 +112,4 @@ async def db(state: State):
         yield conn
 
 
-DB = Annotated[AsyncConnection, Depends(db)]
+DB = Annotated[AsyncConnection, Depends(db, scope="function")]

@@ -117,6 +117,22 @@ def test_login_refresh_logout_flow(api):
         )
 
 
+def test_refresh_at_once_after_login_finds_its_token(api):
+    """What a response promises is committed before it is sent: a client that
+    refreshes the moment login answers never races the login's transaction."""
+    user = make_user(api.settings)
+    with api.client() as c:
+        for _ in range(20):
+            r = c.post(
+                "/api/v1/auth/login", json={"username": user.username, "password": "pw-12345678"}
+            )
+            assert r.status_code == 200, r.text
+            again = c.post(
+                "/api/v1/auth/refresh", json={"refresh_token": r.json()["refresh_token"]}
+            )
+            assert again.status_code == 200, again.text
+
+
 def test_expired_or_forged_tokens_are_refused(api):
     user = make_user(api.settings)
     secret = (Path(api.settings.runtime_dir) / "serve" / "jwt_secret").read_text().strip()
