@@ -86,7 +86,7 @@ def _bundle(path: Path | None, threads: int):
     import torch
 
     from flowsense.models.artifacts import load_bundle_folder
-    from operators.ensemble import ModelBundle, Stacker
+    from operators.ensemble import ModelBundle, Stacker, stack_inputs
     from operators.model_inputs import input_names
     from operators.transformer import OrderFlowTransformer, export
 
@@ -95,7 +95,8 @@ def _bundle(path: Path | None, threads: int):
         return load_bundle_folder(path, threads), str(path)
     d, window = len(input_names()), Settings().models.window
     model = OrderFlowTransformer(d, window)
-    stacker = Stacker(np.zeros((3, 6)), np.zeros(3))
+    k = stack_inputs(np.zeros(1), np.zeros(1), np.full((1, 3), 1 / 3)).shape[1]
+    stacker = Stacker(np.zeros((3, k)), np.zeros(3))
     return ModelBundle(TRUE, export(model), window, stacker), "untrained (random weights)"
 
 

@@ -166,6 +166,9 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
         version="1",
         description="Predictions, market data, positions, orders and backtests of FlowSense.",
         lifespan=lifespan,
+        # ``Observe`` traces and counts requests; FastAPI's own telemetry would look up
+        # the global OpenTelemetry providers on every request (~8 % of a request's CPU).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.flowsense = state
     app.include_router(api_router, prefix=PREFIX)
