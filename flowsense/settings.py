@@ -205,6 +205,12 @@ class ServeConfig(BaseModel):
     otlp_endpoint: str | None = None
     """OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``); unset: no tracing."""
     access_log: bool = False
+    workers: int = Field(1, ge=1, le=64)
+    """API processes sharing the port (servers only). Each runs its own Kafka feed and
+    Socket.IO clients, which must then use the websocket transport (no sticky sessions);
+    ``/metrics`` adds up all of them."""
+    redis_connections: int = Field(64, gt=0)
+    """Redis connections of one API process (a request waits for a free one)."""
     """Log every request (JSON on stdout); off keeps the hot path fast."""
 
 

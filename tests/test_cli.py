@@ -110,6 +110,8 @@ def test_bars_from_the_cli(flowsense, lobster_sample, tmp_path):
         ["research", "ofi-impact", "/no/such/folder"],
         ["risk", "reset"],
         ["risk", "reset", "--operator", " "],
+        ["serve", "--embedded", "--workers", "2"],
+        ["serve", "--workers", "0"],
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(flowsense, args, lobster_sample, tmp_path):
