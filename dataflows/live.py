@@ -71,19 +71,34 @@ from schemas.market import Reject, RejectReason, TickBatch
 from schemas.trading import RiskReset
 
 
-class _IdlePartition(StatefulSourcePartition):
-    """A Kafka partition that ends after ``idle_s`` seconds without a message."""
+class IdleClock:
+    """When the flow's sources last got a message: shared by every partition of them,
+    so that ``--until-idle`` ends the flow after that long without a message on ANY
+    partition (a partition that is merely quiet, or one with no symbol at all, must
+    not stop on its own while others still bring data)."""
 
-    def __init__(self, inner: StatefulSourcePartition, idle_s: float) -> None:
-        self.inner, self.idle_s = inner, idle_s
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
         self.last = time.monotonic()
+
+    def heard(self) -> None:
+        self.last = time.monotonic()
+
+    def idle(self) -> bool:
+        return time.monotonic() - self.last > self.idle_s
+
+
+class _IdlePartition(StatefulSourcePartition):
+    """A Kafka partition that ends once its flow's ``IdleClock`` says idle."""
+
+    def __init__(self, inner: StatefulSourcePartition, clock: IdleClock) -> None:
+        self.inner, self.clock = inner, clock
 
     def next_batch(self) -> list[Any]:
         batch = self.inner.next_batch()
-        now = time.monotonic()
         if batch:
-            self.last = now
-        elif now - self.last > self.idle_s:
+            self.clock.heard()
+        elif self.clock.idle():
             raise StopIteration
         return batch
 
@@ -98,10 +113,15 @@ class _IdlePartition(StatefulSourcePartition):
 
 
 class TopicSource(LowLatencyKafkaSource):
-    """A Kafka source over one topic, from its start or its end, optionally ending when idle."""
+    """A Kafka source over one topic, from its start or its end, optionally ending when idle
+    (``until_idle``: seconds, or an ``IdleClock`` shared with the flow's other sources)."""
 
     def __init__(
-        self, settings: Settings, topic: str, from_beginning: bool, until_idle_s: float | None
+        self,
+        settings: Settings,
+        topic: str,
+        from_beginning: bool,
+        until_idle: IdleClock | float | None,
     ) -> None:
         super().__init__(
             brokers=[settings.kafka.bootstrap],
@@ -111,20 +131,25 @@ class TopicSource(LowLatencyKafkaSource):
             batch_size=1000,
             raise_on_errors=False,
         )
-        self.until_idle_s = until_idle_s
+        if isinstance(until_idle, int | float):
+            until_idle = IdleClock(until_idle)
+        self.clock = until_idle
 
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> StatefulSourcePartition:
         part = super().build_part(step_id, for_part, resume_state)
-        return part if self.until_idle_s is None else _IdlePartition(part, self.until_idle_s)
+        if self.clock is None:
+            return part
+        self.clock.heard()  # the idle time counts from the flow's start
+        return _IdlePartition(part, self.clock)
 
 
 class TicksSource(TopicSource):
     """``ticks.raw``: market data from outside producers and ``flowsense publish``."""
 
     def __init__(
-        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+        self, settings: Settings, from_beginning: bool, until_idle: IdleClock | float | None
     ) -> None:
-        super().__init__(settings, topics.TICKS_RAW, from_beginning, until_idle_s)
+        super().__init__(settings, topics.TICKS_RAW, from_beginning, until_idle)
 
 
 class ControlSource(TopicSource):
@@ -132,9 +157,9 @@ class ControlSource(TopicSource):
     written after the start."""
 
     def __init__(
-        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+        self, settings: Settings, from_beginning: bool, until_idle: IdleClock | float | None
     ) -> None:
-        super().__init__(settings, topics.RISK_CONTROL, from_beginning, until_idle_s)
+        super().__init__(settings, topics.RISK_CONTROL, from_beginning, until_idle)
 
 
 _RAW_BYTES = 4096
@@ -306,13 +331,18 @@ def build_live_flow(
     settings = settings or Settings()
     migrate(settings.postgres.dsn)
     flow = Dataflow("live")
-    raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, until_idle_s))
-    control = op.input("control_in", flow, ControlSource(settings, from_beginning, until_idle_s))
+    clock = None if until_idle_s is None else IdleClock(until_idle_s)
+    raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, clock))
+    control = op.input("control_in", flow, ControlSource(settings, from_beginning, clock))
     decoded = op.map("control_decode", control, decode_control)
     split = op.branch("control_ok", decoded, lambda x: isinstance(x, RiskReset))
     bad_control = op.map("control_rejects", split.falses, lambda r: (r.symbol, [r]))
     out = trading_steps(
-        ticks_in(raw, settings), settings, frozenset(settings.kafka.symbols), split.trues
+        ticks_in(raw, settings),
+        settings,
+        frozenset(settings.kafka.symbols),
+        split.trues,
+        settings.kafka.merge_wait_ms,
     )
 
     brokers = [settings.kafka.bootstrap]

@@ -124,6 +124,16 @@ class KafkaConfig(BaseModel):
     symbols: list[str] = []
     """Symbols the live flow accepts on ``ticks.raw`` (FlowSense names: ``BTCUSDT-PERP``);
     empty accepts all. Any other symbol is dead-lettered as ``unknown_symbol``."""
+    merge_wait_ms: float | None = Field(50.0, ge=0)
+    """Live: how long (wall clock) the account step waits for a symbol gone quiet before
+    it trades the other symbols' rows without it. Empty: wait for every symbol, as the
+    replay does (the same orders as the replay of the same input, even over a backlog,
+    at the cost of stalling every symbol while one is quiet)."""
+
+    @field_validator("merge_wait_ms", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v in ("", None) else v
 
 
 class QuestDBConfig(BaseModel):

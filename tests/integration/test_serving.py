@@ -345,7 +345,11 @@ def live(api, sample):
     sent = publish(settings.kafka.bootstrap, batches(sample, 256, None, settings.cache_dir))
     assert sent == 2 * ROWS
     started = time.monotonic()
-    run_main(build_live_flow(settings, from_beginning=True, until_idle_s=3.0))
+    # An exact event-time merge over the backlog (as the replay does): the same positions.
+    exact = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"merge_wait_ms": None})}
+    )
+    run_main(build_live_flow(exact, from_beginning=True, until_idle_s=3.0))
     run_archive(settings, until_idle_s=1.0)  # QuestDB catches up from the output topics
     # Wait for the newest AMZN prediction to come through (Kafka on a busy machine can
     # take seconds), then stop listening.
