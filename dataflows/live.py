@@ -51,7 +51,7 @@ from bytewax.inputs import StatefulSourcePartition
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
-from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource
+from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource, RecoverableKafkaSink
 from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER
 from dataflows.steps import SourceBatch, key_by_symbol, trading_steps
@@ -349,8 +349,12 @@ def build_live_flow(
     settings: Settings | None = None,
     from_beginning: bool = False,
     until_idle_s: float | None = None,
+    recoverable: bool = False,
 ) -> Dataflow:
     """The live dataflow; prepares the PostgreSQL schema (idempotent) before it starts.
+
+    ``recoverable``: run with Bytewax recovery, so its Kafka sinks flush at each epoch's
+    end (``RecoverableKafkaSink``); without, they never wait on the broker.
 
     QuestDB is written by the archiver (``dataflows.archive``) from the
     ``ticks``, ``features`` and ``predictions`` topics, never from here.
@@ -377,9 +381,17 @@ def build_live_flow(
     urgent = {"enable.idempotence": "true", "linger.ms": "0"}
     bulk = {"enable.idempotence": "true", "linger.ms": "5"}
 
+    def kafka_out(name: str, msgs, topic: str, config) -> None:
+        if recoverable:
+            keyed = op.key_on(f"{name}_one_producer", msgs, lambda _: "0")
+            op.output(f"{name}_kafka", keyed, RecoverableKafkaSink(brokers, topic, config))
+        else:
+            op.output(f"{name}_kafka", msgs, AsyncKafkaSink(brokers, topic, config))
+
     def to_kafka(name: str, stream, topic: str, kind: str, to_arrow, config) -> None:
-        msgs = op.flat_map(f"{name}_encode", stream, _kafka_out(kind, to_arrow))
-        op.output(f"{name}_kafka", msgs, AsyncKafkaSink(brokers, topic, config))
+        kafka_out(
+            name, op.flat_map(f"{name}_encode", stream, _kafka_out(kind, to_arrow)), topic, config
+        )
 
     to_kafka("ticks", out.ticks, topics.TICKS, "ticks", ticks_table, bulk)
     to_kafka("features", out.features, topics.FEATURES, "features", features_table, bulk)
@@ -391,7 +403,7 @@ def build_live_flow(
     to_kafka("alerts", out.alerts, topics.ALERTS, "alerts", alerts_table, urgent)
     rejects = op.merge("all_rejects", out.rejects, bad_control)
     dead = op.flat_map("deadletter_encode", rejects, _deadletter)
-    op.output("deadletter_kafka", dead, AsyncKafkaSink(brokers, topics.TICKS_DEADLETTER, bulk))
+    kafka_out("deadletter", dead, topics.TICKS_DEADLETTER, bulk)
 
     trading = op.merge("orders_and_fills", out.orders, out.fills, out.alerts)
     op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
@@ -401,5 +413,8 @@ def build_live_flow(
 
 
 def flow() -> Dataflow:
-    """``python -m bytewax.run dataflows.live:flow``: settings from the environment."""
-    return build_live_flow()
+    """``python -m bytewax.run dataflows.live:flow``: settings from the environment (give
+    bytewax.run ``-r DIR -s SECONDS`` for recovery: its Kafka sinks flush at each epoch's
+    end unless ``FLOWSENSE_RECOVERY__ENABLED=false``)."""
+    settings = Settings()
+    return build_live_flow(settings, recoverable=settings.recovery.enabled)

@@ -110,6 +110,24 @@ class ArchiveConfig(BaseModel):
     """CPU priority below the trading flow's, for the process ``flowsense live`` starts."""
 
 
+class RecoveryConfig(BaseModel):
+    """Crash recovery of the live flow: Bytewax snapshots (``FLOWSENSE_RECOVERY__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    """``flowsense live`` snapshots every stateful step and resumes from the last snapshot."""
+    dir: Path | None = None
+    """Recovery partitions (SQLite files); unset: ``<runtime_dir>/recovery/live``."""
+    partitions: int = Field(1, gt=0)
+    """Recovery partitions created in a new folder (more: parallel snapshot writes)."""
+    snapshot_s: float = Field(2.0, gt=0)
+    """Seconds between snapshots (Bytewax's epoch): at most this much input is redone
+    after a crash."""
+    backup_s: float = Field(0.0, ge=0)
+    """How long superseded snapshots are kept (for a backup job copying the folder)."""
+
+
 class KafkaConfig(BaseModel):
     """Kafka (``FLOWSENSE_KAFKA__*``)."""
 
@@ -253,6 +271,7 @@ class Settings(BaseSettings):
     broker: BrokerConfig = BrokerConfig()
     models: ModelsConfig = ModelsConfig()
     archive: ArchiveConfig = ArchiveConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
     kafka: KafkaConfig = KafkaConfig()
     questdb: QuestDBConfig = QuestDBConfig()
     postgres: PostgresConfig = PostgresConfig()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -136,20 +137,41 @@ def live(
             help="Also run the archiver (output topics -> QuestDB) in a process of its own.",
         ),
     ] = True,
+    recover: Annotated[
+        bool | None,
+        typer.Option(
+            "--recovery/--no-recovery",
+            help="Snapshot every step and resume from the last snapshot (FLOWSENSE_RECOVERY__*).",
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Forget the recovery snapshots: start from scratch."),
+    ] = False,
 ) -> None:
     """Run the live dataflow: Kafka ticks.raw in; Kafka, PostgreSQL and Redis out (QuestDB
-    through the archiver)."""
+    through the archiver). By default it resumes where the last run stopped or crashed."""
     from dataflows.live import build_live_flow
-    from dataflows.runner import run_flow
+    from dataflows.runner import recovery, run_flow
+    from operators.predictors import NEEDS_MODEL
 
     settings = Settings()
-    flow = build_live_flow(settings, from_beginning, until_idle)
+    recover = settings.recovery.enabled if recover is None else recover
+    if recover and settings.replay.predictor in NEEDS_MODEL:
+        raise InputError(
+            f"the {settings.replay.predictor} predictor cannot be snapshotted yet: "
+            "run it with --no-recovery"
+        )
+    if fresh:
+        folder = settings.recovery.dir or Path(settings.runtime_dir) / "recovery" / "live"
+        shutil.rmtree(folder, ignore_errors=True)
+    flow = build_live_flow(settings, from_beginning, until_idle, recoverable=recover)
     archiver = None
     if archive_too:  # closing its stdin: archive what is left in the topics, then stop
         cmd = [sys.executable, "-m", "flowsense", "archive", "--json", "--until-eof"]
         archiver = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
-        run_flow(flow, workers)
+        run_flow(flow, workers, recovery(settings) if recover else None)
     finally:
         if archiver:
             archiver.stdin.close()
