@@ -53,8 +53,18 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
         offset: int,
         batch_size: int,
         idle_poll_s: float,
+        resumed: bool = False,
     ) -> None:
         self.consumer = Consumer(config)
+        if resumed:
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, index), timeout=10)
+            if offset > high:  # the topic was deleted and made again since the snapshot
+                self.consumer.close()
+                raise RuntimeError(
+                    f"the recovery snapshot resumes {topic}[{index}] at offset {offset}, past "
+                    f"its end ({high}): the topic was recreated; start afresh (flowsense live "
+                    "--fresh)"
+                )
         self.consumer.assign([TopicPartition(topic, index, offset)])
         self.offset = offset
         self.batch_size = batch_size
@@ -112,7 +122,15 @@ class LowLatencyKafkaSource(KafkaSource):
             "enable.partition.eof": str(not self._tail),
         } | self._add_config
         offset = self._starting_offset if resume_state is None else resume_state
-        return KafkaPartition(config, topic, int(idx), offset, self._batch_size, self.idle_poll_s)
+        return KafkaPartition(
+            config,
+            topic,
+            int(idx),
+            offset,
+            self._batch_size,
+            self.idle_poll_s,
+            resumed=resume_state is not None,
+        )
 
 
 class _ProducerPartition(StatelessSinkPartition[KafkaSinkMessage]):

@@ -184,7 +184,7 @@ def test_flowsense_live_fills_questdb_through_its_archiver(services, sample):
     assert published.returncode == 0, published.stderr
     sent = json.loads(published.stdout)["ticks"]
     assert sent == 40_000
-    ran = flowsense("live", "--from-beginning", "--until-idle", "2")
+    ran = flowsense("live", "--from-beginning", "--until-idle", "2", "--fresh")
     assert ran.returncode == 0, ran.stderr
     for table in ("ticks", "features", "predictions"):
         assert wal_applied(services, table, sent, timeout=30) == sent

@@ -31,7 +31,7 @@ from dataflows.publish import batches
 from dataflows.sinks import read_table
 from flowsense.commands.replay import run_replay
 from schemas import topics, wire
-from tests.integration.helpers import consume_all, reset, wal_applied
+from tests.integration.helpers import consume_all, reset, reset_topics, wal_applied
 
 pytestmark = pytest.mark.integration
 SRC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lobster"
@@ -150,3 +150,13 @@ def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(services, tmp
     # QuestDB, through the archiver: each feature row once (DEDUP on ts, symbol, seq).
     run_archive(settings, until_idle_s=1.0)
     assert wal_applied(settings, "features", want.height, timeout=60) == want.height
+
+    # The topics made again from scratch: the snapshot's offsets are past their end. The
+    # restart refuses to skip what the new topics will hold, and says what to do.
+    reset_topics(settings)
+    stale = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert stale.returncode != 0 and "flowsense live --fresh" in stale.stderr
+    fresh = subprocess.run(
+        [*cmd, "--fresh"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert fresh.returncode == 0, fresh.stderr
