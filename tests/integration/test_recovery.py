@@ -1,4 +1,4 @@
-"""Crash recovery: ``flowsense live`` killed with SIGKILL mid-stream, restarted, loses and
+"""Crash recovery: ``flowsense live -w 2`` killed with SIGKILL mid-stream, restarted, loses and
 doubles nothing.
 
 Ticks are published while the flow runs; the flow is killed at random moments
@@ -82,7 +82,17 @@ def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(services, tmp
         "FLOWSENSE_KAFKA__SYMBOLS": json.dumps(["AMZN", "GOOG"]),
         "FLOWSENSE_KAFKA__MERGE_WAIT_MS": "",
     }
-    cmd = [sys.executable, "-m", "flowsense", "live", "--from-beginning", "--until-idle", "3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "flowsense",
+        "live",
+        "-w",
+        "2",
+        "--from-beginning",
+        "--until-idle",
+        "3",
+    ]
     cmd.append("--no-archive")
     rng = random.Random(11)
     stream(warm)
