@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +17,11 @@ def recovery(settings: Settings) -> tuple[RecoveryConfig, timedelta]:
     """The live flow's recovery store (its partitions created if new) and snapshot interval."""
     cfg = settings.recovery
     folder = cfg.dir or Path(settings.runtime_dir) / "recovery" / "live"
-    if not folder.exists() or not any(folder.iterdir()):
-        folder.mkdir(parents=True, exist_ok=True)
-        init_db_dir(folder, cfg.partitions)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the processes of a cluster start together
+        if not any(folder.glob("*.sqlite3")):
+            init_db_dir(folder, cfg.partitions)
     rc = RecoveryConfig(str(folder), timedelta(seconds=cfg.backup_s))
     return rc, timedelta(seconds=cfg.snapshot_s)
 
@@ -27,11 +30,14 @@ def run_flow(
     flow: Dataflow,
     workers: int = 1,
     recovery: tuple[RecoveryConfig, timedelta] | None = None,
+    addresses: list[str] | None = None,
+    process_id: int = 0,
 ) -> None:
-    """``flow`` to its end: ``run_main`` on one worker, else a one-process cluster; with
-    ``recovery``, snapshots at its interval and resumes from the last one."""
+    """``flow`` to its end: ``run_main`` on one worker, else a cluster of ``workers`` threads
+    in this process, and of the processes at ``addresses`` (this one is ``process_id``);
+    with ``recovery``, snapshots at its interval and resumes from the last one."""
     kw = {} if recovery is None else {"recovery_config": recovery[0], "epoch_interval": recovery[1]}
-    if workers == 1:
+    if workers == 1 and not addresses:
         run_main(flow, **kw)
     else:
-        cluster_main(flow, [], 0, worker_count_per_proc=workers, **kw)
+        cluster_main(flow, addresses or [], process_id, worker_count_per_proc=workers, **kw)

@@ -130,6 +130,15 @@ def live(
     workers: Annotated[
         int, typer.Option("--workers", "-w", min=1, help="Bytewax worker threads.")
     ] = 1,
+    process_id: Annotated[
+        int, typer.Option("--process-id", "-i", min=0, help="This process's index in -a.")
+    ] = 0,
+    addresses: Annotated[
+        str | None,
+        typer.Option(
+            "--addresses", "-a", help="host:port of every process, ';'-separated (a cluster)."
+        ),
+    ] = None,
     archive_too: Annotated[
         bool,
         typer.Option(
@@ -156,6 +165,11 @@ def live(
     from operators.predictors import NEEDS_MODEL
 
     settings = Settings()
+    peers = [a.strip() for a in addresses.split(";") if a.strip()] if addresses else None
+    if peers is not None and process_id >= len(peers):
+        raise InputError(
+            f"--process-id {process_id} is not an index of the {len(peers)} -a addresses"
+        )
     recover = settings.recovery.enabled if recover is None else recover
     if recover and settings.replay.predictor in NEEDS_MODEL:
         raise InputError(
@@ -171,7 +185,7 @@ def live(
         cmd = [sys.executable, "-m", "flowsense", "archive", "--json", "--until-eof"]
         archiver = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
-        run_flow(flow, workers, recovery(settings) if recover else None)
+        run_flow(flow, workers, recovery(settings) if recover else None, peers, process_id)
     finally:
         if archiver:
             archiver.stdin.close()

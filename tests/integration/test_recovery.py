@@ -16,6 +16,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from dataflows.archive import run_archive
-from dataflows.publish import batches
+from dataflows.publish import batches, publish
 from dataflows.sinks import read_table
 from flowsense.commands.replay import run_replay
 from schemas import topics, wire
@@ -51,14 +52,82 @@ def _features_messages(settings) -> int:
         c.close()
 
 
-def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(services, tmp_path):
-    sample = tmp_path / "sample"
-    sample.mkdir()
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sample(folder: Path) -> Path:
+    folder.mkdir()
     for symbol, levels in (("AMZN", 5), ("GOOG", 10)):
         for kind in ("message", "orderbook"):
             name = f"{symbol}_2012-06-21_34200000_57600000_{kind}_{levels}.csv"
             with open(SRC / name) as f:
-                (sample / name).write_text("".join(next(f) for _ in range(ROWS)))
+                (folder / name).write_text("".join(next(f) for _ in range(ROWS)))
+    return folder
+
+
+def _features_rows(settings) -> list[tuple[str, int]]:
+    rows = []
+    for key, value in consume_all(settings, topics.FEATURES):
+        rows += [(key.decode(), q) for q in wire.decode_table(value)[1].column("seq").to_pylist()]
+    return rows
+
+
+def test_two_processes_give_the_replays_outputs(services, tmp_path):
+    """``flowsense live -i 0|1 -a A;B``: a cluster of two processes, one worker each."""
+    sample = _sample(tmp_path / "sample")
+    exact = services.kafka.model_copy(update={"symbols": ["AMZN", "GOOG"], "merge_wait_ms": None})
+    settings = services.model_copy(update={"kafka": exact})
+    reset(settings)
+    run_replay(settings, sample, run_dir=tmp_path / "replay")
+    publish(settings.kafka.bootstrap, batches(sample, 256, None, settings.cache_dir))
+    env = os.environ | {
+        "FLOWSENSE_RECOVERY__DIR": str(tmp_path / "recovery"),
+        "FLOWSENSE_KAFKA__SYMBOLS": json.dumps(["AMZN", "GOOG"]),
+        "FLOWSENSE_KAFKA__MERGE_WAIT_MS": "",
+    }
+    ports = [free_port(), free_port()]
+    peers = ";".join(f"127.0.0.1:{p}" for p in ports)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flowsense",
+                "live",
+                "-i",
+                str(i),
+                "-a",
+                peers,
+                "--from-beginning",
+                "--until-idle",
+                "3",
+                "--no-archive",
+            ],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    want = read_table(tmp_path / "replay", "features")
+    rows = _features_rows(settings)
+    assert sorted(rows) == sorted(zip(want["symbol"].to_list(), want["seq"].to_list(), strict=True))
+    want_orders = read_table(tmp_path / "replay", "orders")
+    with psycopg.connect(settings.postgres.dsn) as conn:
+        orders = [r[0] for r in conn.execute("SELECT client_order_id FROM orders")]
+    assert want_orders.height > 0
+    assert sorted(orders) == sorted(want_orders["client_order_id"].to_list())
+
+
+def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(services, tmp_path):
+    sample = _sample(tmp_path / "sample")
     exact = services.kafka.model_copy(update={"symbols": ["AMZN", "GOOG"], "merge_wait_ms": None})
     settings = services.model_copy(update={"kafka": exact})
     reset(settings)
