@@ -20,6 +20,7 @@ next write, never dropped.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +41,16 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 Message = KafkaSourceMessage | KafkaError
+log = logging.getLogger("flowsense.kafka")
+
+
+def not_a_message(msg: Any) -> bool:
+    """A client-level error (a broker restarting, a lost connection) that librdkafka
+    retries by itself, as opposed to a message that could not be read (dead-lettered)."""
+    error = msg.error()
+    return error is not None and (
+        msg.offset() is None or msg.offset() < 0 or error.retriable() or error.code() < 0
+    )
 
 
 class KafkaPartition(StatefulSourcePartition[Message, int]):
@@ -56,6 +67,7 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
         resumed: bool = False,
     ) -> None:
         self.consumer = Consumer(config)
+        self.topic = topic
         if resumed:
             _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, index), timeout=10)
             if offset > high:  # the topic was deleted and made again since the snapshot
@@ -81,6 +93,9 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
             if error is not None and error.code() == ConfluentKafkaError._PARTITION_EOF:
                 self.eof = True  # emit this batch, stop at the next call
                 break
+            if error is not None and not_a_message(msg):
+                log.warning("Kafka consumer (%s): %s; librdkafka reconnects", self.topic, error)
+                continue
             m = KafkaSourceMessage(
                 key=msg.key(),
                 value=msg.value(),
