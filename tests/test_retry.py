@@ -9,11 +9,11 @@ import pytest
 from dataflows.stores.retry import Outage
 
 
-class Down(Exception):
+class DownError(Exception):
     pass
 
 
-class Refused(Exception):
+class RefusedError(Exception):
     pass
 
 
@@ -23,10 +23,10 @@ def test_waits_through_transient_failures_then_returns_the_result(caplog):
     def op() -> str:
         calls.append(1)
         if len(calls) < 3:
-            raise Down("connection refused")
+            raise DownError("connection refused")
         return "written"
 
-    outage = Outage("store", lambda e: isinstance(e, Down), logging.getLogger("t"), 0.2, 0.0)
+    outage = Outage("store", lambda e: isinstance(e, DownError), logging.getLogger("t"), 0.2, 0.0)
     with caplog.at_level(logging.WARNING, "t"):
         assert outage.call(op, on_retry=lambda: retried.append(1)) == "written"
     assert len(calls) == 3 and len(retried) == 2 and outage.retries == 2
@@ -40,9 +40,9 @@ def test_a_refusal_is_raised_at_once():
 
     def op() -> None:
         calls.append(1)
-        raise Refused("bad column")
+        raise RefusedError("bad column")
 
-    outage = Outage("store", lambda e: isinstance(e, Down), logging.getLogger("t"))
-    with pytest.raises(Refused):
+    outage = Outage("store", lambda e: isinstance(e, DownError), logging.getLogger("t"))
+    with pytest.raises(RefusedError):
         outage.call(op)
     assert calls == [1] and outage.retries == 0

@@ -62,24 +62,26 @@ def test_postgres_questdb_and_kafka_restarts_lose_and_double_nothing(services, t
     }
     cmd = [sys.executable, "-m", "flowsense", "live", "--from-beginning", "--until-idle", "25",
            "--no-recovery"]  # fmt: skip
-    live = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    log = open(tmp_path / "live.log", "w+")  # noqa: SIM115
+    live = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=log, text=True)
     producer = threading.Thread(target=stream, args=(items[10:], 18.0))
     try:
         time.sleep(3)
         producer.start()
         for name in ("postgres", "questdb", "kafka"):
             time.sleep(3)
-            assert live.poll() is None, live.stderr.read()
+            assert live.poll() is None, (tmp_path / "live.log").read_text()[-3000:]
             down(settings, [name])
             time.sleep(2)
             up(settings, [name])
         producer.join()
-        _, err = live.communicate(timeout=300)
+        live.wait(timeout=300)
     finally:
         up(settings)  # whatever happened, leave the servers up for the other tests
         if live.poll() is None:
             live.kill()
-    assert live.returncode == 0, err
+    err = (tmp_path / "live.log").read_text()
+    assert live.returncode == 0, err[-3000:]
     assert "PostgreSQL unreachable" in err  # the flow waited, and said so
 
     want_orders = read_table(tmp_path / "replay", "orders")
