@@ -216,8 +216,9 @@ def load_model(settings: Settings) -> Any:
     flow with the default predictor never imports them.
     """
     from flowsense.models.artifacts import load_bundle
+    from operators.ensemble import share
 
-    return load_bundle(settings)
+    return share(load_bundle(settings))
 
 
 def key_by_symbol(up: Stream[SourceBatch]) -> KeyedStream[SourceBatch]:

@@ -58,9 +58,31 @@ def stack_inputs(ofi_signed: np.ndarray, hawkes_p_up: np.ndarray, proba: np.ndar
     return np.column_stack([ofi_signed, 2 * hawkes_p_up - 1, np.log(np.clip(proba, 1e-6, 1))])
 
 
+_SHARED: list[ModelBundle] = []
+
+
+def share(bundle: ModelBundle) -> ModelBundle:
+    """Make ``bundle`` the one this process's predictors resume with (see ``__reduce__``)."""
+    _SHARED[:] = [bundle]
+    return bundle
+
+
+def _shared() -> ModelBundle:
+    if not _SHARED:
+        raise RuntimeError("a predictor was resumed before its model was loaded (share())")
+    return _SHARED[0]
+
+
 @dataclass(frozen=True, slots=True)
 class ModelBundle:
-    """What the dataflow needs to run the trained models."""
+    """What the dataflow needs to run the trained models.
+
+    A snapshot of a predictor (Bytewax recovery) refers to its bundle rather than
+    copying it (a TorchScript module does not pickle): it resumes with the bundle the
+    resumed process loaded and ``share``d, the one the settings name."""
+
+    def __reduce__(self) -> tuple:
+        return (_shared, ())
 
     hawkes: HawkesParams
     transformer: Any

@@ -186,6 +186,30 @@ def test_model_predictions_do_not_depend_on_batching(trained, two_symbols):
     np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["transformer", "ensemble"])
+def test_a_snapshot_resumes_the_models_where_they_stopped(trained, two_symbols, name):
+    """Recovery pickles a predictor mid-stream: the copy refers to the shared bundle (a
+    TorchScript module does not pickle) and goes on exactly as the original."""
+    import pickle
+
+    from flowsense.models.dataset import slice_batch
+    from operators.ensemble import share
+    from operators.predictors import make_predictor
+
+    _settings, report = trained
+    bundle = share(load_bundle_folder(Path(report["bundle"])))
+    f = load_features(two_symbols)["GOOG"]
+    p = make_predictor(name, bundle)
+    p.update(slice_batch(f, slice(0, 3000)))
+    snapshot = pickle.dumps(p)
+    assert len(snapshot) < 1_000_000  # the state, not the model
+    rest = slice_batch(f, slice(3000, 6000))
+    resumed = pickle.loads(snapshot)
+    np.testing.assert_array_equal(
+        resumed.update(rest).columns["p_up"], p.update(rest).columns["p_up"]
+    )
+
+
 def test_evaluate_reports_every_model_and_baseline(trained, two_symbols, tmp_path):
     from flowsense.models.evaluation import evaluate
 

@@ -162,7 +162,6 @@ def live(
     through the archiver). By default it resumes where the last run stopped or crashed."""
     from dataflows.live import build_live_flow
     from dataflows.runner import recovery, run_flow
-    from operators.predictors import NEEDS_MODEL
 
     settings = Settings()
     peers = [a.strip() for a in addresses.split(";") if a.strip()] if addresses else None
@@ -171,11 +170,6 @@ def live(
             f"--process-id {process_id} is not an index of the {len(peers)} -a addresses"
         )
     recover = settings.recovery.enabled if recover is None else recover
-    if recover and settings.replay.predictor in NEEDS_MODEL:
-        raise InputError(
-            f"the {settings.replay.predictor} predictor cannot be snapshotted yet: "
-            "run it with --no-recovery"
-        )
     if fresh:
         folder = settings.recovery.dir or Path(settings.runtime_dir) / "recovery" / "live"
         shutil.rmtree(folder, ignore_errors=True)
