@@ -48,6 +48,8 @@ class IBConfig(BaseModel):
     connect_attempts: int = Field(5, gt=0)
     retry_delay_s: float = Field(1.0, ge=0)
     """First wait between attempts; doubled after each failure."""
+    group: str = "flowsense-execute"
+    """Kafka consumer group of ``flowsense execute`` on the ``orders`` topic."""
 
 
 class ModelsConfig(BaseModel):
@@ -85,8 +87,8 @@ class BrokerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["paper"] = "paper"
-    """The flow executes on the paper broker; the IB adapter (``dataflows.brokers.ib``) is not
-    wired into the flow yet."""
+    """The flow's account executes on the paper broker (the strategy's book);
+    ``flowsense execute`` sends the orders it accepts to Interactive Brokers."""
     fee_bps: float = Field(0.0, ge=0)
     order_type: Literal["market", "limit"] = "market"
     """Market orders pay the touch; limit orders join the queue at the touch."""

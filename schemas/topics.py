@@ -12,6 +12,8 @@ FEATURES = "features"
 PREDICTIONS = "predictions"
 ORDERS = "orders"
 FILLS = "fills"
+FILLS_BROKER = "fills.broker"
+"""Executions reported by the real broker (``flowsense execute``); key = symbol."""
 ALERTS = "alerts"
 RISK_CONTROL = "risk.control"
 """Operators' commands to the account step (``flowsense risk reset``); JSON, key = account."""
@@ -24,6 +26,7 @@ ALL = (
     PREDICTIONS,
     ORDERS,
     FILLS,
+    FILLS_BROKER,
     ALERTS,
     RISK_CONTROL,
 )

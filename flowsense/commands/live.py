@@ -221,3 +221,34 @@ def archive(
     else:
         rows = ", ".join(f"{n:,} {t}" for t, n in report["rows"].items())
         console.print(f"archived {rows} rows to QuestDB in {report['elapsed_s']} s")
+
+
+@app.command()
+def execute(
+    until_idle: Annotated[
+        float | None,
+        typer.Option("--until-idle", min=0, help="Stop after this many seconds without an order."),
+    ] = None,
+    json: Json = False,
+) -> None:
+    """Send the live flow's accepted orders to Interactive Brokers (FLOWSENSE_BROKER__IB__*),
+    and IB's executions back as fills (topic fills.broker, PostgreSQL run 'ib')."""
+    import asyncio
+
+    from dataflows.execute import run_execute
+
+    settings = Settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        report = asyncio.run(run_execute(settings, until_idle, stop))
+    except ConnectionError as e:
+        raise InputError(str(e)) from None
+    except KeyboardInterrupt:
+        return
+    if json:
+        emit_json(report)
+    else:
+        Console(stderr=True).print(
+            ", ".join(f"{n:,} {what}" for what, n in report.items()) or "nothing to execute"
+        )
