@@ -206,6 +206,9 @@ class ServeConfig(BaseModel):
     """OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``); unset: no tracing."""
     access_log: bool = False
     """Log every request (JSON on stdout); off keeps the hot path fast."""
+    web_dir: Path = PROJECT_ROOT / "web" / "out"
+    """The dashboard's static export (``npm run build`` in ``web/``, run by
+    ``scripts/setup.sh``), served at ``/`` when it exists."""
 
 
 class Settings(BaseSettings):

@@ -125,7 +125,8 @@ class EmbeddedStore:
         return self._recent("features", symbol, limit)
 
     async def bars(self, symbol: str, interval_s: int, limit: int) -> list[Row]:
-        """The replay's own bars (``replay.bar_s``): close, OFI and events; no open/high/low."""
+        """The replay's own bars (``replay.bar_s``): close, OFI, events and traded volume; no
+        open/high/low."""
         return [
             {
                 "ts_event": r["ts_event"],
@@ -136,6 +137,7 @@ class EmbeddedStore:
                 "close": r.get("mid"),
                 "ofi": r.get("ofi"),
                 "n_events": r.get("n_events"),
+                "volume": r.get("volume"),
             }
             for r in self._recent("bars", symbol, limit)
         ]
