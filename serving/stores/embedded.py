@@ -147,3 +147,9 @@ class EmbeddedStore:
         with self._lock:
             fills = self.rows.get("fills", {})
             return {s: float(r["position_after"]) for s, r in sorted(fills.items())}
+
+    async def alerts(self, limit: int) -> list[Row]:
+        cols = ("ts_event", "symbol", "alert_id", "severity", "name", "message")
+        rows = [r for s in self.symbols("alerts") for r in self._recent("alerts", s, limit)]
+        rows.sort(key=lambda r: (-r["ts_event"], r["alert_id"]))
+        return [{k: r.get(k) for k in cols} for r in rows[:limit]]

@@ -40,6 +40,7 @@ export function FlowChart({ symbol }: { symbol: string }) {
     const vol = chart.addHistogramSeries({ priceScaleId: "left", title: "volume", priceFormat: { type: "volume" } });
     const ofi = chart.addHistogramSeries({ title: "OFI", priceFormat: { type: "volume" } });
     let stop = false;
+    let first = true;
     let timer: ReturnType<typeof setTimeout>;
     async function poll() {
       try {
@@ -49,6 +50,8 @@ export function FlowChart({ symbol }: { symbol: string }) {
         ofi.setData(h.ofi);
         vol.setData(h.volume);
         box!.dataset.bars = String(h.ofi.length);
+        if (first && h.ofi.length) chart.timeScale().fitContent();
+        first = false;
       } catch {
         /* next poll */
       }

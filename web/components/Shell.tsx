@@ -4,9 +4,10 @@
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect } from "react";
-import { logout } from "@/lib/api";
+import { api, logout } from "@/lib/api";
 import { getFeed } from "@/lib/feed";
-import { useMarket } from "@/lib/store";
+import { seedAlerts, useMarket } from "@/lib/store";
+import type { AlertRow } from "@/lib/types";
 import { useSession } from "./session";
 import { KillSwitchBanner } from "./KillSwitchBanner";
 
@@ -32,7 +33,12 @@ export function Shell({ children }: { children: React.ReactNode }) {
   }, [checked, user, isLogin, router]);
   useEffect(() => {
     // Alerts (the kill switch) and orders are watched on every page.
-    if (user) return getFeed().subscribe(["alerts", "orders"]);
+    if (!user) return;
+    const leave = getFeed().subscribe(["alerts", "orders"]);
+    api<AlertRow[]>("/alerts?limit=100")
+      .then((rows) => useMarket.setState((s) => seedAlerts(s, rows)))
+      .catch(() => undefined);
+    return leave;
   }, [user]);
 
   if (isLogin) return <>{children}</>;

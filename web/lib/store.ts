@@ -69,10 +69,31 @@ export function reduce(s: MarketState, b: Batch, messages = 0): Partial<MarketSt
   if (b.orders.length) out.orders = prependBounded(s.orders, b.orders, MAX_ORDERS);
   if (b.alerts.length) {
     out.alerts = prependBounded(s.alerts, b.alerts, MAX_ALERTS);
-    const kill = [...b.alerts].reverse().find(isKillSwitch);
-    if (kill) out.killSwitch = kill;
+    out.killSwitch = killState(s.killSwitch, b.alerts);
   }
   return out;
+}
+
+/** The halt in force after these alerts (oldest first): a kill-switch alert sets it, an
+ * operator's `RiskReset` lifts it. */
+export function killState(current: AlertRow | null, alerts: AlertRow[]): AlertRow | null {
+  let kill = current;
+  for (const a of alerts) {
+    if (isKillSwitch(a)) kill = a;
+    else if (a.name === "RiskReset") kill = null;
+  }
+  return kill;
+}
+
+/** Alerts sent before this page joined the room (`GET /alerts`, newest first). */
+export function seedAlerts(s: MarketState, newestFirst: AlertRow[]): Partial<MarketState> {
+  const known = new Set(s.alerts.map((a) => a.alert_id));
+  const fresh = newestFirst.filter((a) => !known.has(a.alert_id));
+  if (!fresh.length) return {};
+  const alerts = [...s.alerts, ...fresh]
+    .sort((a, b) => b.ts_event - a.ts_event)
+    .slice(0, MAX_ALERTS);
+  return { alerts, killSwitch: killState(null, [...alerts].reverse()) };
 }
 
 /** Messages received since the last frame: per-symbol rooms keep their newest row,

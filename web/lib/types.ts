@@ -70,5 +70,5 @@ export interface Book {
 
 /** Kill switch: the account step's CRITICAL drawdown alert (operators/account.py). */
 export function isKillSwitch(a: AlertRow): boolean {
-  return a.name === "HighDrawdown" || (a.severity ?? "").toUpperCase() === "CRITICAL";
+  return a.name === "HighDrawdown" || (a.severity ?? "").toLowerCase() === "critical";
 }
