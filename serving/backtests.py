@@ -131,12 +131,13 @@ class Backtests:
         fills = read_table(run_dir, "fills")
         bars = read_table(run_dir, "bars")
         summary["equity_curve"] = equity_curve(
-            fills.to_dicts(), bars.select("ts_event", "symbol", "mid").to_dicts() if len(bars) else [],
+            fills.to_dicts(),
+            bars.select("ts_event", "symbol", "mid").to_dicts() if len(bars) else [],
             settings.risk.capital,
         )
         shown = fills.sort("ts_event").tail(TRADES_SHOWN) if len(fills) else fills
         cols = ("ts_event", "symbol", "side", "quantity", "price", "position_after")
-        summary["trades"] = [{k: r.get(k) for k in cols} for r in shown.to_dicts()]
+        summary["recent_fills"] = [{k: r.get(k) for k in cols} for r in shown.to_dicts()]
         return summary
 
     async def _run(self, job: dict[str, Any]) -> None:

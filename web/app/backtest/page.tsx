@@ -57,7 +57,7 @@ export default function BacktestPage() {
   }
 
   const curve = (job?.summary?.equity_curve as [number, number][] | undefined) ?? [];
-  const trades = (job?.summary?.trades as Trade[] | undefined) ?? [];
+  const trades = (job?.summary?.recent_fills as Trade[] | undefined) ?? [];
   const charts = useMemo(
     () => ({
       equity: [{ name: "equity", color: "#38bdf8", points: curve, area: true }],
