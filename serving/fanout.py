@@ -1,10 +1,11 @@
 """Socket.IO fan-out of the dataflow's outputs, throttled per room.
 
 Rooms: ``ticks.{SYMBOL}``, ``features.{SYMBOL}``, ``predictions.{SYMBOL}``
-(the newest row, coalesced; a tick row also carries ``bids`` and ``asks``, the
-newest book to 10 levels as ``[price, size]`` pairs best first, where the
-flow publishes a ``book`` table (embedded): the dashboard's ladder; at most ``serve.room_rate_hz`` messages a second
-to a room, however fast the flow runs), ``orders`` and ``alerts`` (every row,
+(the newest row, coalesced: at most ``serve.room_rate_hz`` messages a second
+to a room, however fast the flow runs; a tick row also carries ``bids`` and
+``asks``, the newest book to 10 levels as ``[price, size]`` pairs best first,
+where the flow publishes a ``book`` table: the embedded replay does, for the
+dashboard's ladder), ``orders`` and ``alerts`` (every row,
 sent in lists at the same pace, at most ``MAX_LIST`` rows a message; the
 oldest beyond that are dropped and counted). The event name is the room's
 kind and the data ``{"room": ..., "data": row or [rows]}``.

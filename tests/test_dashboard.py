@@ -72,7 +72,7 @@ def demo(tmp_path):
         "FLOWSENSE_REPLAY__PREDICTOR": "inverted",
         "FLOWSENSE_RISK__KILL_DRAWDOWN": "0.005",
     }
-    log = open(tmp_path / "serve.log", "w")
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (kept open for the server's life)
     exe = Path(sys.executable).parent / "flowsense"
     proc = subprocess.Popen(
         [str(exe), "serve", "--embedded", "--port", str(port), "--speed", "10x"],

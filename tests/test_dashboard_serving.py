@@ -4,6 +4,8 @@ served at ``/`` behind the API's own routes."""
 
 from __future__ import annotations
 
+import itertools
+
 import pyarrow as pa
 import pytest
 from starlette.testclient import TestClient
@@ -173,6 +175,6 @@ def test_backtest_reports_an_equity_curve_and_trades(tmp_path, lobster_sample):
     assert [t["ts_event"] for t in s["recent_fills"]] == fills["ts_event"].tail(200).to_list()
     assert isinstance(s["trades"], int)  # the replay summary's own fields are kept
     curve = s["equity_curve"]
-    assert len(curve) > 10 and all(a[0] <= b[0] for a, b in zip(curve, curve[1:], strict=False))
+    assert len(curve) > 10 and all(a[0] <= b[0] for a, b in itertools.pairwise(curve))
     # the replay's summary marks the position at the last mid, as the last bar does
     assert curve[-1][1] == pytest.approx(settings.risk.capital + s["pnl"], abs=1e-6)
