@@ -66,9 +66,8 @@ def main() -> None:
                 deadline = time.monotonic() + 60
                 while True:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        sys.exit(
-                            f"bench_dashboard: the demo did not start:\n{Path(log.name).read_text()}"
-                        )
+                        text = Path(log.name).read_text()
+                        sys.exit(f"bench_dashboard: the demo did not start:\n{text}")
                     try:
                         if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
                             break
