@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--speed", default="100x")
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--symbol", default="GOOG")
+    ap.add_argument("--points", type=int, default=0, help="chart points kept (0: the page's 3 000)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -78,7 +79,8 @@ def main() -> None:
                     ["node", "e2e/frames.mjs"],
                     cwd=ROOT / "web",
                     env=os.environ
-                    | {"BASE_URL": url, "SYMBOL": args.symbol, "SECONDS": str(args.seconds)},
+                    | {"BASE_URL": url, "SYMBOL": args.symbol, "SECONDS": str(args.seconds)}
+                    | ({"POINTS": str(args.points)} if args.points else {}),
                     capture_output=True,
                     text=True,
                     timeout=args.seconds + 180,
@@ -100,6 +102,7 @@ def main() -> None:
         "command": " ".join(["bench_dashboard.py", *sys.argv[1:]]),
         "speed": args.speed,
         "symbol": args.symbol,
+        "points": args.points or 3000,
         "replay_still_running_at_end": replay_running,
         "wall_s": round(elapsed, 1),
         **result,

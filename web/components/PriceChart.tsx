@@ -33,9 +33,14 @@ export const darkChart = {
 export const chartTime = (ns: number) => Math.floor(ns / 1e9) as UTCTimestamp;
 
 class Line {
-  ring = new Ring<LineData>(MAX_POINTS);
+  ring: Ring<LineData>;
   appended = 0;
-  constructor(readonly series: ISeriesApi<"Line">) {}
+  constructor(
+    readonly series: ISeriesApi<"Line">,
+    readonly maxPoints: number,
+  ) {
+    this.ring = new Ring<LineData>(maxPoints);
+  }
 
   add(time: UTCTimestamp, value: number | null | undefined, live: boolean): void {
     if (value === null || value === undefined || !Number.isFinite(value)) return;
@@ -48,7 +53,7 @@ class Line {
       this.appended += 1;
     }
     if (!live) return;
-    if (this.appended >= MAX_POINTS) this.reset();
+    if (this.appended >= this.maxPoints) this.reset();
     else this.series.update(point);
   }
 
@@ -58,16 +63,17 @@ class Line {
   }
 }
 
-export function PriceChart({ symbol }: { symbol: string }) {
+export function PriceChart({ symbol, maxPoints = MAX_POINTS }: { symbol: string; maxPoints?: number }) {
   const el = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     const box = el.current;
     if (!box) return;
     const chart: IChartApi = createChart(box, darkChart);
-    const mid = new Line(chart.addLineSeries({ color: "#38bdf8", lineWidth: 2, title: "mid" }));
+    const mid = new Line(chart.addLineSeries({ color: "#38bdf8", lineWidth: 2, title: "mid" }), maxPoints);
     const micro = new Line(
       chart.addLineSeries({ color: "#f59e0b", lineWidth: 1, title: "micro-price", lineStyle: 2 }),
+      maxPoints,
     );
     const markers = new Ring<SeriesMarker<UTCTimestamp>>(MAX_MARKERS);
     let updates = 0;
@@ -121,7 +127,7 @@ export function PriceChart({ symbol }: { symbol: string }) {
       off();
       chart.remove();
     };
-  }, [symbol]);
+  }, [symbol, maxPoints]);
 
   return <div ref={el} data-testid="price-chart" className="h-full w-full" />;
 }

@@ -74,6 +74,7 @@ export function Shell({ children }: { children: React.ReactNode }) {
               className="rounded border border-edge px-2 py-0.5 hover:bg-edge"
               onClick={async () => {
                 await logout();
+                getFeed().reconnect(); // the next socket authenticates as whoever logs in
                 set(null);
                 router.replace("/login/");
               }}

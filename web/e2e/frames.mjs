@@ -9,6 +9,7 @@ const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8000";
 const SYMBOL = process.env.SYMBOL ?? "GOOG";
 const SECONDS = Number(process.env.SECONDS ?? 30);
 const HEAP_EVERY_S = Number(process.env.HEAP_EVERY_S ?? 5);
+const POINTS = process.env.POINTS ? `&points=${Number(process.env.POINTS)}` : "";
 
 const RECORDER = () => {
   const w = window;
@@ -85,7 +86,7 @@ await cdp.send("Runtime.enable");
 await page.goto("about:blank");
 const baseline = await record(page, Math.min(10, SECONDS), cdp, null);
 
-await page.goto(`${BASE}/symbol/?s=${encodeURIComponent(SYMBOL)}`);
+await page.goto(`${BASE}/symbol/?s=${encodeURIComponent(SYMBOL)}${POINTS}`);
 await page.waitForFunction(() => Number(document.querySelector("[data-testid=price-chart]")?.dataset.updates ?? 0) >= 3, null, { timeout: 60000 });
 await page.locator("[data-testid=ladder]").waitFor({ timeout: 60000 });
 const heap = [];

@@ -14,7 +14,7 @@ import { PredictionsPanel } from "@/components/PredictionsPanel";
 import { PriceChart } from "@/components/PriceChart";
 import { useRooms } from "@/components/useRooms";
 
-function SymbolView({ symbol }: { symbol: string }) {
+function SymbolView({ symbol, maxPoints }: { symbol: string; maxPoints?: number }) {
   useRooms([`ticks.${symbol}`, `features.${symbol}`, `predictions.${symbol}`]);
   const tick = useMarket((s) => s.ticks[symbol]);
   const book = useMarket((s) => s.books[symbol]);
@@ -31,7 +31,7 @@ function SymbolView({ symbol }: { symbol: string }) {
       </div>
       <div className="col-span-12 flex flex-col gap-3 xl:col-span-9">
         <Panel title="Price · mid, micro-price, trades" className="h-[380px]">
-          <PriceChart symbol={symbol} />
+          <PriceChart symbol={symbol} maxPoints={maxPoints} />
         </Panel>
         <Panel title="Order-flow imbalance · volume (per bar)" className="h-[180px]">
           <FlowChart symbol={symbol} />
@@ -59,9 +59,13 @@ function SymbolView({ symbol }: { symbol: string }) {
 }
 
 function FromQuery() {
-  const s = useSearchParams().get("s");
+  const q = useSearchParams();
+  const s = q.get("s");
+  // `points`: chart history kept (default 3 000; the benchmark lowers it to show the bound)
+  const points = Number(q.get("points"));
+  const maxPoints = Number.isFinite(points) && points >= 100 ? Math.min(points, 20_000) : undefined;
   if (!s) return <p className="p-3 text-slate-500">No symbol: open one from Markets.</p>;
-  return <SymbolView symbol={s} />;
+  return <SymbolView symbol={s} maxPoints={maxPoints} />;
 }
 
 export default function SymbolPage() {
