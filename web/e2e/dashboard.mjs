@@ -33,7 +33,7 @@ async function logIn(page, shot) {
     await page.fill("input[name=username]", USER);
     await page.fill("input[name=password]", "wrong-password");
     await page.click("button[type=submit]");
-    const refused = await page.locator("[role=alert]").textContent();
+    const refused = await page.locator("[data-testid=login-error]").textContent();
     check("wrong_password_refused", /wrong username or password/i.test(refused ?? ""), refused);
     await page.fill("input[name=password]", PASSWORD);
     await shot("01-login");

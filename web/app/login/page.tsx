@@ -60,7 +60,7 @@ export default function LoginPage() {
           />
         </label>
         {error && (
-          <p role="alert" className="text-xs text-red-400">
+          <p role="alert" data-testid="login-error" className="text-xs text-red-400">
             {error}
           </p>
         )}
