@@ -10,9 +10,10 @@ import { Panel } from "@/components/Panel";
 
 const COLORS = ["#38bdf8", "#f59e0b", "#a78bfa", "#22c55e", "#f472b6"];
 const KEEP = 720; // one hour at 5 s
+/** Samples per model, kept across visits to the page during this session (bounded). */
+const history = new Map<string, Ring<[number, number]>>();
 
 export default function ModelsPage() {
-  const [history] = useState(() => new Map<string, Ring<[number, number]>>());
   const [tick, setTick] = useState(0);
   const [latest, setLatest] = useState<Record<string, number>>({});
 
@@ -36,7 +37,7 @@ export default function ModelsPage() {
       stop = true;
       clearTimeout(timer);
     };
-  }, [history]);
+  }, []);
 
   const series = useMemo(
     () => [...history].map(([m, ring], i) => ({ name: m, color: COLORS[i % COLORS.length], points: ring.toArray() })),

@@ -10,7 +10,7 @@ interface Key {
   prefix?: string;
   name: string;
   created_at?: string;
-  last_used_at?: string | null;
+  revoked_at?: string | null;
   [k: string]: unknown;
 }
 
@@ -97,6 +97,9 @@ export default function SettingsPage() {
                   <td>{k.name}</td>
                   <td>{k.created_at?.slice(0, 19).replace("T", " ")}</td>
                   <td className="text-right">
+                    {k.revoked_at ? (
+                      <span className="text-slate-500">revoked</span>
+                    ) : (
                     <button
                       className="text-red-400 hover:underline"
                       onClick={async () => {
@@ -106,6 +109,7 @@ export default function SettingsPage() {
                     >
                       revoke
                     </button>
+                    )}
                   </td>
                 </tr>
               ))}
