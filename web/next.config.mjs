@@ -7,11 +7,13 @@ const nextConfig = {
   // Dev server (npm run dev) proxies the API to a running `flowsense serve`.
   ...(process.env.NODE_ENV === "development"
     ? {
+        skipTrailingSlashRedirect: true,
         async rewrites() {
           const api = process.env.FLOWSENSE_API ?? "http://127.0.0.1:8000";
           return [
             { source: "/api/:path*", destination: `${api}/api/:path*` },
             { source: "/metrics", destination: `${api}/metrics` },
+            { source: "/socket.io/:path*", destination: `${api}/socket.io/:path*` },
           ];
         },
       }
