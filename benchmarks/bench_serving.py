@@ -64,11 +64,22 @@ from serving.security import Role, Tier  # noqa: E402
 SYMBOL = "BENCH"
 
 
-def start_api(settings: Settings, room_hz: float) -> subprocess.Popen:
+def start_api(settings: Settings, room_hz: float, workers: int = 1) -> subprocess.Popen:
     env = os.environ | {"FLOWSENSE_SERVE__ROOM_RATE_HZ": str(room_hz)}
     port = settings.serve.port
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flowsense", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "flowsense",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         cwd=ROOT,
@@ -158,9 +169,15 @@ async def closed_loop(call, inflight: int, seconds: float) -> dict[str, Any]:
 
 
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
+    """User + system CPU seconds of a process and its live children (``--workers``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    kids = [
+        int(c)
+        for t in Path(f"/proc/{pid}/task").iterdir()
+        for c in (t / "children").read_text().split()
+    ]
+    return own + sum(cpu_s(k) for k in kids)
 
 
 async def bench_rest(settings: Settings, rate: float, seconds: float, pid: int) -> dict[str, Any]:
@@ -358,6 +375,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--rooms", type=int, default=10)
     ap.add_argument("--room-hz", type=float, default=10.0)
+    ap.add_argument("--workers", type=int, default=1, help="API processes (serve --workers).")
     ap.add_argument("--kafka-fanout", action="store_true", help="Also fan out from Kafka.")
     ap.add_argument("--fanout-server", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true")
@@ -368,7 +386,7 @@ def main() -> None:
     settings = Settings()
     migrate(settings.postgres.dsn)
     load_before = os.getloadavg()[0]
-    api = start_api(settings, args.room_hz)
+    api = start_api(settings, args.room_hz, args.workers)
     try:
         rest = asyncio.run(bench_rest(settings, args.rate, args.seconds, api.pid))
         fan = [

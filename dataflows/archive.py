@@ -18,6 +18,7 @@ turn a repeat into an overwrite: exactly once in effect.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -29,9 +30,12 @@ import pyarrow as pa
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
+from dataflows.kafka import not_a_message
 from dataflows.stores.questdb import QuestDBWriter, create_tables
 from flowsense.settings import Settings
 from schemas import topics, wire
+
+log = logging.getLogger("flowsense.archive")
 
 TABLES = {topics.TICKS: "ticks", topics.FEATURES: "features", topics.PREDICTIONS: "predictions"}
 """Topic -> QuestDB table."""
@@ -117,6 +121,9 @@ def run_archive(
                 err = msg.error()
                 if err is not None:
                     if err.code() == ConfluentKafkaError._PARTITION_EOF:
+                        continue
+                    if not_a_message(msg):  # a broker restarting: librdkafka reconnects
+                        log.warning("Kafka consumer: %s; librdkafka reconnects", err)
                         continue
                     raise KafkaException(err)
                 table = _table(msg)

@@ -20,6 +20,7 @@ next write, never dropped.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,11 +31,26 @@ from bytewax.connectors.kafka import (
     KafkaSourceMessage,
 )
 from bytewax.inputs import StatefulSourcePartition
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import (
+    DynamicSink,
+    FixedPartitionedSink,
+    StatefulSinkPartition,
+    StatelessSinkPartition,
+)
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 Message = KafkaSourceMessage | KafkaError
+log = logging.getLogger("flowsense.kafka")
+
+
+def not_a_message(msg: Any) -> bool:
+    """A client-level error (a broker restarting, a lost connection) that librdkafka
+    retries by itself, as opposed to a message that could not be read (dead-lettered)."""
+    error = msg.error()
+    return error is not None and (
+        msg.offset() is None or msg.offset() < 0 or error.retriable() or error.code() < 0
+    )
 
 
 class KafkaPartition(StatefulSourcePartition[Message, int]):
@@ -48,8 +64,19 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
         offset: int,
         batch_size: int,
         idle_poll_s: float,
+        resumed: bool = False,
     ) -> None:
         self.consumer = Consumer(config)
+        self.topic = topic
+        if resumed:
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, index), timeout=10)
+            if offset > high:  # the topic was deleted and made again since the snapshot
+                self.consumer.close()
+                raise RuntimeError(
+                    f"the recovery snapshot resumes {topic}[{index}] at offset {offset}, past "
+                    f"its end ({high}): the topic was recreated; start afresh (flowsense live "
+                    "--fresh)"
+                )
         self.consumer.assign([TopicPartition(topic, index, offset)])
         self.offset = offset
         self.batch_size = batch_size
@@ -66,6 +93,9 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
             if error is not None and error.code() == ConfluentKafkaError._PARTITION_EOF:
                 self.eof = True  # emit this batch, stop at the next call
                 break
+            if error is not None and not_a_message(msg):
+                log.warning("Kafka consumer (%s): %s; librdkafka reconnects", self.topic, error)
+                continue
             m = KafkaSourceMessage(
                 key=msg.key(),
                 value=msg.value(),
@@ -107,7 +137,15 @@ class LowLatencyKafkaSource(KafkaSource):
             "enable.partition.eof": str(not self._tail),
         } | self._add_config
         offset = self._starting_offset if resume_state is None else resume_state
-        return KafkaPartition(config, topic, int(idx), offset, self._batch_size, self.idle_poll_s)
+        return KafkaPartition(
+            config,
+            topic,
+            int(idx),
+            offset,
+            self._batch_size,
+            self.idle_poll_s,
+            resumed=resume_state is not None,
+        )
 
 
 class _ProducerPartition(StatelessSinkPartition[KafkaSinkMessage]):
@@ -153,3 +191,34 @@ class AsyncKafkaSink(DynamicSink[KafkaSinkMessage]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
         return _ProducerPartition(self.config, self.topic)
+
+
+class _FlushingPartition(_ProducerPartition, StatefulSinkPartition[KafkaSinkMessage, None]):
+    """A producer whose snapshot waits for every message handed to it so far."""
+
+    def snapshot(self) -> None:
+        left = self.producer.flush(30)
+        if left or self.failure:
+            raise RuntimeError(self.failure or f"{left} Kafka messages to {self.topic} unsent")
+
+
+class RecoverableKafkaSink(FixedPartitionedSink[KafkaSinkMessage, None]):
+    """``AsyncKafkaSink`` for a flow with recovery: Bytewax snapshots a sink partition at
+    the end of every epoch before it commits the epoch, and this one's snapshot flushes
+    the producer, so that no message of a committed epoch can still sit in librdkafka's
+    queue when the process dies (those of the epoch in flight are sent again on resume:
+    at least once, repeats dropped by key downstream). Items are ``(key, message)``; one
+    partition, so one producer a topic whatever the worker count."""
+
+    def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str]) -> None:
+        self.config = {"bootstrap.servers": ",".join(brokers)} | add_config
+        self.topic = topic
+
+    def list_parts(self) -> list[str]:
+        return ["0"]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _FlushingPartition:
+        return _FlushingPartition(self.config, self.topic)

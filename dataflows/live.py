@@ -51,7 +51,7 @@ from bytewax.inputs import StatefulSourcePartition
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
-from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource
+from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource, RecoverableKafkaSink
 from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER
 from dataflows.steps import SourceBatch, key_by_symbol, trading_steps
@@ -71,19 +71,34 @@ from schemas.market import Reject, RejectReason, TickBatch
 from schemas.trading import RiskReset
 
 
-class _IdlePartition(StatefulSourcePartition):
-    """A Kafka partition that ends after ``idle_s`` seconds without a message."""
+class IdleClock:
+    """When the flow's sources last got a message: shared by every partition of them,
+    so that ``--until-idle`` ends the flow after that long without a message on ANY
+    partition (a partition that is merely quiet, or one with no symbol at all, must
+    not stop on its own while others still bring data)."""
 
-    def __init__(self, inner: StatefulSourcePartition, idle_s: float) -> None:
-        self.inner, self.idle_s = inner, idle_s
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
         self.last = time.monotonic()
+
+    def heard(self) -> None:
+        self.last = time.monotonic()
+
+    def idle(self) -> bool:
+        return time.monotonic() - self.last > self.idle_s
+
+
+class _IdlePartition(StatefulSourcePartition):
+    """A Kafka partition that ends once its flow's ``IdleClock`` says idle."""
+
+    def __init__(self, inner: StatefulSourcePartition, clock: IdleClock) -> None:
+        self.inner, self.clock = inner, clock
 
     def next_batch(self) -> list[Any]:
         batch = self.inner.next_batch()
-        now = time.monotonic()
         if batch:
-            self.last = now
-        elif now - self.last > self.idle_s:
+            self.clock.heard()
+        elif self.clock.idle():
             raise StopIteration
         return batch
 
@@ -98,10 +113,15 @@ class _IdlePartition(StatefulSourcePartition):
 
 
 class TopicSource(LowLatencyKafkaSource):
-    """A Kafka source over one topic, from its start or its end, optionally ending when idle."""
+    """A Kafka source over one topic, from its start or its end, optionally ending when idle
+    (``until_idle``: seconds, or an ``IdleClock`` shared with the flow's other sources)."""
 
     def __init__(
-        self, settings: Settings, topic: str, from_beginning: bool, until_idle_s: float | None
+        self,
+        settings: Settings,
+        topic: str,
+        from_beginning: bool,
+        until_idle: IdleClock | float | None,
     ) -> None:
         super().__init__(
             brokers=[settings.kafka.bootstrap],
@@ -111,20 +131,25 @@ class TopicSource(LowLatencyKafkaSource):
             batch_size=1000,
             raise_on_errors=False,
         )
-        self.until_idle_s = until_idle_s
+        if isinstance(until_idle, int | float):
+            until_idle = IdleClock(until_idle)
+        self.clock = until_idle
 
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> StatefulSourcePartition:
         part = super().build_part(step_id, for_part, resume_state)
-        return part if self.until_idle_s is None else _IdlePartition(part, self.until_idle_s)
+        if self.clock is None:
+            return part
+        self.clock.heard()  # the idle time counts from the flow's start
+        return _IdlePartition(part, self.clock)
 
 
 class TicksSource(TopicSource):
     """``ticks.raw``: market data from outside producers and ``flowsense publish``."""
 
     def __init__(
-        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+        self, settings: Settings, from_beginning: bool, until_idle: IdleClock | float | None
     ) -> None:
-        super().__init__(settings, topics.TICKS_RAW, from_beginning, until_idle_s)
+        super().__init__(settings, topics.TICKS_RAW, from_beginning, until_idle)
 
 
 class ControlSource(TopicSource):
@@ -132,9 +157,9 @@ class ControlSource(TopicSource):
     written after the start."""
 
     def __init__(
-        self, settings: Settings, from_beginning: bool, until_idle_s: float | None
+        self, settings: Settings, from_beginning: bool, until_idle: IdleClock | float | None
     ) -> None:
-        super().__init__(settings, topics.RISK_CONTROL, from_beginning, until_idle_s)
+        super().__init__(settings, topics.RISK_CONTROL, from_beginning, until_idle)
 
 
 _RAW_BYTES = 4096
@@ -180,7 +205,7 @@ def decoder(
     """
 
     def decode(msgs: list[Any]) -> list[SourceBatch | JsonRecords]:
-        out: list[SourceBatch | JsonRecords] = []
+        ticks: dict[str, list[TickBatch]] = {}
         rejects: dict[str, list[Reject]] = {}
         records: dict[str, list[Received]] = {}
         for msg in msgs:
@@ -211,14 +236,31 @@ def decoder(
                 r = _refuse(symbol, msg, RejectReason.UNKNOWN_SYMBOL, detail, ts_recv)
                 rejects.setdefault(r.symbol, []).append(r)
             elif isinstance(rec, TickBatch):
-                out.append(SourceBatch(symbol, ticks=rec))
+                ticks.setdefault(symbol, []).append(rec)
             else:
                 records.setdefault(symbol, []).append(Received(rec, where, offset))
+        # A backlog read in one go goes on as one batch a symbol: the steps' cost per
+        # item is paid once, so a flow that falls behind catches up faster.
+        out: list[SourceBatch | JsonRecords] = [
+            SourceBatch(symbol, ticks=b) for symbol, bs in ticks.items() for b in _joined(bs)
+        ]
         out += [SourceBatch(symbol, rejects=rs) for symbol, rs in rejects.items()]
         out += [JsonRecords(symbol, items) for symbol, items in records.items()]
         return out
 
     return decode
+
+
+def _joined(batches: list[TickBatch]) -> list[TickBatch]:
+    """Consecutive batches of one instrument and source concatenated, order kept."""
+    runs: list[list[TickBatch]] = []
+    for b in batches:
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.instrument == b.instrument and last.source == b.source:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    return [TickBatch.concat(r) for r in runs]
 
 
 class _Normalize(StatefulBatchLogic[JsonRecords, SourceBatch, bytes]):
@@ -265,13 +307,23 @@ def decode_control(msg: Any) -> RiskReset | Reject:
         return _refuse("?", msg, RejectReason.MALFORMED_MESSAGE, f"risk.control: {e}")
 
 
+MESSAGE_BYTES = 512 * 1024
+"""Largest Arrow payload of one output message (Kafka's own limit is 1 MiB): a backlog
+read in one go makes big batches, which go out in several messages."""
+
+
 def _kafka_out(kind: str, to_arrow) -> Any:
-    def encode(item: tuple[str, Any]) -> KafkaSinkMessage | None:
+    def encode(item: tuple[str, Any]) -> list[KafkaSinkMessage]:
         symbol, value = item
         table = to_arrow(symbol, value)
         if table is None or table.num_rows == 0:
-            return None
-        return KafkaSinkMessage(symbol.encode(), wire.encode_table(kind, table))
+            return []
+        rows = max(1, MESSAGE_BYTES * table.num_rows // max(table.nbytes, 1))
+        key = symbol.encode()
+        return [
+            KafkaSinkMessage(key, wire.encode_table(kind, table.slice(i, rows)))
+            for i in range(0, table.num_rows, rows)
+        ]
 
     return encode
 
@@ -297,8 +349,12 @@ def build_live_flow(
     settings: Settings | None = None,
     from_beginning: bool = False,
     until_idle_s: float | None = None,
+    recoverable: bool = False,
 ) -> Dataflow:
     """The live dataflow; prepares the PostgreSQL schema (idempotent) before it starts.
+
+    ``recoverable``: run with Bytewax recovery, so its Kafka sinks flush at each epoch's
+    end (``RecoverableKafkaSink``); without, they never wait on the broker.
 
     QuestDB is written by the archiver (``dataflows.archive``) from the
     ``ticks``, ``features`` and ``predictions`` topics, never from here.
@@ -306,13 +362,18 @@ def build_live_flow(
     settings = settings or Settings()
     migrate(settings.postgres.dsn)
     flow = Dataflow("live")
-    raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, until_idle_s))
-    control = op.input("control_in", flow, ControlSource(settings, from_beginning, until_idle_s))
+    clock = None if until_idle_s is None else IdleClock(until_idle_s)
+    raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, clock))
+    control = op.input("control_in", flow, ControlSource(settings, from_beginning, clock))
     decoded = op.map("control_decode", control, decode_control)
     split = op.branch("control_ok", decoded, lambda x: isinstance(x, RiskReset))
     bad_control = op.map("control_rejects", split.falses, lambda r: (r.symbol, [r]))
     out = trading_steps(
-        ticks_in(raw, settings), settings, frozenset(settings.kafka.symbols), split.trues
+        ticks_in(raw, settings),
+        settings,
+        frozenset(settings.kafka.symbols),
+        split.trues,
+        settings.kafka.merge_wait_ms,
     )
 
     brokers = [settings.kafka.bootstrap]
@@ -320,9 +381,17 @@ def build_live_flow(
     urgent = {"enable.idempotence": "true", "linger.ms": "0"}
     bulk = {"enable.idempotence": "true", "linger.ms": "5"}
 
+    def kafka_out(name: str, msgs, topic: str, config) -> None:
+        if recoverable:
+            keyed = op.key_on(f"{name}_one_producer", msgs, lambda _: "0")
+            op.output(f"{name}_kafka", keyed, RecoverableKafkaSink(brokers, topic, config))
+        else:
+            op.output(f"{name}_kafka", msgs, AsyncKafkaSink(brokers, topic, config))
+
     def to_kafka(name: str, stream, topic: str, kind: str, to_arrow, config) -> None:
-        msgs = op.filter_map(f"{name}_encode", stream, _kafka_out(kind, to_arrow))
-        op.output(f"{name}_kafka", msgs, AsyncKafkaSink(brokers, topic, config))
+        kafka_out(
+            name, op.flat_map(f"{name}_encode", stream, _kafka_out(kind, to_arrow)), topic, config
+        )
 
     to_kafka("ticks", out.ticks, topics.TICKS, "ticks", ticks_table, bulk)
     to_kafka("features", out.features, topics.FEATURES, "features", features_table, bulk)
@@ -334,7 +403,7 @@ def build_live_flow(
     to_kafka("alerts", out.alerts, topics.ALERTS, "alerts", alerts_table, urgent)
     rejects = op.merge("all_rejects", out.rejects, bad_control)
     dead = op.flat_map("deadletter_encode", rejects, _deadletter)
-    op.output("deadletter_kafka", dead, AsyncKafkaSink(brokers, topics.TICKS_DEADLETTER, bulk))
+    kafka_out("deadletter", dead, topics.TICKS_DEADLETTER, bulk)
 
     trading = op.merge("orders_and_fills", out.orders, out.fills, out.alerts)
     op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
@@ -344,5 +413,8 @@ def build_live_flow(
 
 
 def flow() -> Dataflow:
-    """``python -m bytewax.run dataflows.live:flow``: settings from the environment."""
-    return build_live_flow()
+    """``python -m bytewax.run dataflows.live:flow``: settings from the environment (give
+    bytewax.run ``-r DIR -s SECONDS`` for recovery: its Kafka sinks flush at each epoch's
+    end unless ``FLOWSENSE_RECOVERY__ENABLED=false``)."""
+    settings = Settings()
+    return build_live_flow(settings, recoverable=settings.recovery.enabled)

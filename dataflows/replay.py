@@ -15,7 +15,7 @@ from bytewax.dataflow import Dataflow
 from dataflows.readers import Feed
 from dataflows.sinks import LatestSink, LatestValues, ParquetSink
 from dataflows.sources import FeedSource
-from dataflows.steps import key_by_symbol, trading_steps
+from dataflows.steps import Outputs, key_by_symbol, trading_steps
 from dataflows.tables import (
     alerts_table,
     bars_table,
@@ -45,6 +45,12 @@ def build_replay_flow(
     # LOBSTER groups are symbols: the account step waits for each (event-time merge).
     symbols = frozenset(g for g, feeds in groups.items() if all(f.kind == "lobster" for f in feeds))
     out = trading_steps(key_by_symbol(raw), settings, symbols)
+    replay_sinks(out, run_dir, latest)
+    return flow
+
+
+def replay_sinks(out: Outputs, run_dir: Path, latest: LatestValues | None = None) -> None:
+    """The run's Parquet tables under ``run_dir`` (and the latest values, for a live view)."""
 
     def sink(table: str, to_arrow) -> ParquetSink:
         hook = None if latest is None else (lambda sym, t: latest.record(table, sym, t))
@@ -60,4 +66,3 @@ def build_replay_flow(
     if latest is not None:
         # The serving layer's order-book ladder: the book after each batch, in memory only.
         op.output("book_out", out.ticks, LatestSink("book", book_table, latest))
-    return flow

@@ -18,8 +18,10 @@ is tied to them).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bytewax.operators as op
@@ -143,13 +145,27 @@ class _Decide:
 
 
 class _Account(StatefulLogic[MarketSlice | RiskReset, list, Account]):
-    """The ``account`` step: a thin shell over ``operators.account.Account``."""
+    """The ``account`` step: a thin shell over ``operators.account.Account``.
+
+    Live (``merge_wait_ns`` set) it gives the account each item's arrival time and
+    wakes it once that wait has passed, so that rows held back by a symbol gone
+    quiet go through without the next item."""
 
     def __init__(self, make: Callable[[], Account], resume: Account | None) -> None:
         self.account = resume or make()
+        self.live = self.account.merge_wait_ns is not None
 
     def on_item(self, value: MarketSlice | RiskReset) -> tuple[list[list], bool]:
-        records = self.account.update(value)
+        records = self.account.update(value, time.monotonic_ns() if self.live else 0)
+        return ([records] if records else []), StatefulLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        if not (self.live and self.account.waiting()):
+            return None
+        return datetime.now(UTC) + timedelta(microseconds=self.account.merge_wait_ns / 1e3)
+
+    def on_notify(self) -> tuple[list[list], bool]:
+        records = self.account.tick(time.monotonic_ns())
         return ([records] if records else []), StatefulLogic.RETAIN
 
     def on_eof(self) -> tuple[list[list], bool]:
@@ -213,12 +229,14 @@ def trading_steps(
     settings: Settings,
     symbols: frozenset[str] = frozenset(),
     resets: Stream[RiskReset] | None = None,
+    merge_wait_ms: float | None = None,
 ) -> Outputs:
     """Validate, compute features and bars, predict, decide, gate and execute.
 
     ``symbols``: the symbols the account will see, when known up front (the
     account step waits for each before it decides: see ``operators.account``);
-    ``resets``: operators' ``RiskReset`` records.
+    ``resets``: operators' ``RiskReset`` records; ``merge_wait_ms`` (live): how
+    long the account waits for a quiet symbol before it trades the others' rows.
     """
     rc = settings.replay
     bundle = load_model(settings) if rc.predictor in NEEDS_MODEL else None
@@ -248,7 +266,8 @@ def trading_steps(
     execution = execution_config(settings)
 
     def make() -> Account:
-        return Account(settings.risk, execution, symbols)
+        wait = None if merge_wait_ms is None else int(merge_wait_ms * 1e6)
+        return Account(settings.risk, execution, symbols, wait)
 
     records = op.stateful("account", to_account, lambda resume: _Account(make, resume))
     orders = op.flat_map(

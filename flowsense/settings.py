@@ -110,6 +110,24 @@ class ArchiveConfig(BaseModel):
     """CPU priority below the trading flow's, for the process ``flowsense live`` starts."""
 
 
+class RecoveryConfig(BaseModel):
+    """Crash recovery of the live flow: Bytewax snapshots (``FLOWSENSE_RECOVERY__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    """``flowsense live`` snapshots every stateful step and resumes from the last snapshot."""
+    dir: Path | None = None
+    """Recovery partitions (SQLite files); unset: ``<runtime_dir>/recovery/live``."""
+    partitions: int = Field(1, gt=0)
+    """Recovery partitions created in a new folder (more: parallel snapshot writes)."""
+    snapshot_s: float = Field(2.0, gt=0)
+    """Seconds between snapshots (Bytewax's epoch): at most this much input is redone
+    after a crash."""
+    backup_s: float = Field(0.0, ge=0)
+    """How long superseded snapshots are kept (for a backup job copying the folder)."""
+
+
 class KafkaConfig(BaseModel):
     """Kafka (``FLOWSENSE_KAFKA__*``)."""
 
@@ -124,6 +142,16 @@ class KafkaConfig(BaseModel):
     symbols: list[str] = []
     """Symbols the live flow accepts on ``ticks.raw`` (FlowSense names: ``BTCUSDT-PERP``);
     empty accepts all. Any other symbol is dead-lettered as ``unknown_symbol``."""
+    merge_wait_ms: float | None = Field(50.0, ge=0)
+    """Live: how long (wall clock) the account step waits for a symbol gone quiet before
+    it trades the other symbols' rows without it. Empty: wait for every symbol, as the
+    replay does (the same orders as the replay of the same input, even over a backlog,
+    at the cost of stalling every symbol while one is quiet)."""
+
+    @field_validator("merge_wait_ms", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v in ("", None) else v
 
 
 class QuestDBConfig(BaseModel):
@@ -205,6 +233,12 @@ class ServeConfig(BaseModel):
     otlp_endpoint: str | None = None
     """OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``); unset: no tracing."""
     access_log: bool = False
+    workers: int = Field(1, ge=1, le=64)
+    """API processes sharing the port (servers only). Each runs its own Kafka feed and
+    Socket.IO clients, which must then use the websocket transport (no sticky sessions);
+    ``/metrics`` adds up all of them."""
+    redis_connections: int = Field(64, gt=0)
+    """Redis connections of one API process (a request waits for a free one)."""
     """Log every request (JSON on stdout); off keeps the hot path fast."""
     web_dir: Path = PROJECT_ROOT / "web" / "out"
     """The dashboard's static export (``npm run build`` in ``web/``, run by
@@ -240,6 +274,7 @@ class Settings(BaseSettings):
     broker: BrokerConfig = BrokerConfig()
     models: ModelsConfig = ModelsConfig()
     archive: ArchiveConfig = ArchiveConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
     kafka: KafkaConfig = KafkaConfig()
     questdb: QuestDBConfig = QuestDBConfig()
     postgres: PostgresConfig = PostgresConfig()

@@ -9,6 +9,13 @@ symbols (all ``symbols`` named up front must have been seen first), and
 the rest at the end of the stream. Rows of a symbol at or before its last
 processed ``seq`` are dropped: the same input twice yields one set of orders.
 
+Live, a quiet symbol must not hold the others back: with ``merge_wait_ns``
+set, the caller passes each item's arrival time (wall clock), and a symbol
+that has sent nothing for that long no longer counts in the watermark (nor
+does an expected symbol never seen). Its next rows, if older than rows
+already processed, are processed as they come. Without it (replay) the
+merge waits for every symbol, whatever the delay.
+
 At each row: the symbol's mark moves (positions are marked at the mid),
 the paper broker matches its open orders against the book, the targets of
 that row become orders through the risk checks (``operators.risk``), and
@@ -81,7 +88,7 @@ class Halt:
 class _Pending:
     """Rows of one symbol not processed yet, and its targets by row ``seq``."""
 
-    __slots__ = ("chunks", "intents", "last_seq", "last_ts", "prev_mid")
+    __slots__ = ("chunks", "intents", "last_seq", "last_ts", "prev_mid", "seen")
 
     def __init__(self) -> None:
         self.chunks: list[dict[str, np.ndarray]] = []
@@ -89,6 +96,8 @@ class _Pending:
         self.last_seq = -1
         self.last_ts = -1
         self.prev_mid = math.nan
+        self.seen = 0
+        """Arrival time of the symbol's last item (wall clock, ns; live only)."""
 
     def columns(self) -> dict[str, np.ndarray] | None:
         if not self.chunks:
@@ -106,10 +115,12 @@ class Account:
         risk: RiskConfig,
         execution: ExecutionConfig = ExecutionConfig(),
         symbols: frozenset[str] = frozenset(),
+        merge_wait_ns: int | None = None,
     ) -> None:
         self.risk = risk
         self.execution = execution
         self.expected = symbols
+        self.merge_wait_ns = merge_wait_ns
         self.portfolio = Portfolio(risk.capital)
         self.brokers: dict[str, PaperBroker] = {}
         self.orders: dict[str, Order] = {}
@@ -133,13 +144,15 @@ class Account:
 
     # ---- input ----------------------------------------------------------------------------
 
-    def update(self, item: MarketSlice | RiskReset) -> list[Record]:
-        """Take one input item; the records decided so far (up to the watermark)."""
+    def update(self, item: MarketSlice | RiskReset, now_ns: int = 0) -> list[Record]:
+        """Take one input item (arrived at ``now_ns``, wall clock, with ``merge_wait_ns``);
+        the records decided so far (up to the watermark)."""
         if isinstance(item, RiskReset):
             return self.reset(item)
         p = self.pending.get(item.symbol)
         if p is None:
             p = self.pending[item.symbol] = _Pending()
+        p.seen = now_ns
         cols = item.columns
         keep = cols["seq"] > max(p.last_seq, self._queued_seq(p))
         if keep.any():
@@ -149,10 +162,25 @@ class Account:
             for t in item.intents:
                 if t.seq >= first:
                     p.intents.setdefault(t.seq, []).append(t)
+        if self.merge_wait_ns is not None:
+            return self.tick(now_ns)
         if self.expected and not self.expected <= self.pending.keys():
             return []
         watermark = min(q.last_ts for q in self.pending.values())
         return self._process(watermark)
+
+    def waiting(self) -> bool:
+        """Rows wait for a symbol's next item (live: call ``tick`` within ``merge_wait_ns``)."""
+        return any(q.chunks for q in self.pending.values())
+
+    def tick(self, now_ns: int) -> list[Record]:
+        """Live: the rows up to the watermark of the symbols heard from within
+        ``merge_wait_ns`` of ``now_ns``; the others stop holding them back."""
+        wait = self.merge_wait_ns or 0
+        heard = [q.last_ts for q in self.pending.values() if now_ns - q.seen <= wait]
+        if not heard:  # everyone is quiet: nothing holds the rows back
+            return self._process(None)
+        return self._process(min(heard))
 
     def flush(self) -> list[Record]:
         """The end of the input: process every row still waiting."""

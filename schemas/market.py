@@ -149,6 +149,23 @@ class TickBatch:
             line=None if self.line is None else self.line[index],
         )
 
+    @staticmethod
+    def concat(batches: list[TickBatch]) -> TickBatch:
+        """Consecutive batches of one instrument and source as one (the first if alone)."""
+        first = batches[0]
+        if len(batches) == 1:
+            return first
+        for b in batches[1:]:
+            if b.instrument != first.instrument or b.source != first.source:
+                raise ValueError("only batches of one instrument and source concatenate")
+        lines = [b.line for b in batches]
+        return TickBatch(
+            first.instrument,
+            *(np.concatenate([getattr(b, c) for b in batches]) for c in TICK_COLUMNS),
+            source=first.source,
+            line=None if any(x is None for x in lines) else np.concatenate(lines),
+        )
+
     def split(self, max_rows: int) -> list[TickBatch]:
         """Consecutive slices of at most ``max_rows`` rows."""
         return [self.take(slice(i, i + max_rows)) for i in range(0, len(self), max_rows)]

@@ -16,7 +16,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from flowsense.settings import Settings
 from serving.api import api_router
@@ -24,7 +24,7 @@ from serving.api.deps import authenticate
 from serving.backtests import Backtests
 from serving.fanout import Fanout, KafkaFeed, valid_room
 from serving.graphql import graphql_router
-from serving.metrics import Metrics
+from serving.metrics import Metrics, exposition
 from serving.security import Principal, Role, Tier, Tokens, jwt_secret
 from serving.state import AppState
 from serving.stores import Store
@@ -102,15 +102,13 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
     pool = limiter = None
     store: Store
     if embedded is None:
-        import redis.asyncio as aioredis
-
         from serving.ratelimit import RateLimiter
         from serving.stores.servers import ServerStore
 
         server_store = ServerStore(settings)
         store, pool = server_store, server_store.pg
         limiter = RateLimiter(
-            aioredis.Redis.from_url(settings.redis.url),
+            server_store.redis,
             settings.serve.rate_limits,
             settings.serve.rate_window_s,
         )
@@ -130,7 +128,10 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
     provider = tracing(cfg.otlp_endpoint)
     if provider is not None:
         state.tracer = provider.get_tracer("flowsense.serving")
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+    # Several API processes share one socket without sticky sessions: a long-polling
+    # client's requests could reach different processes, so only websockets then.
+    transports = ["websocket"] if cfg.workers > 1 else ["polling", "websocket"]
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], transports=transports)
     fanout = state.fanout = Fanout(sio, cfg.room_rate_hz, metrics)
     if embedded is not None:
 
@@ -156,8 +157,6 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
                 state.kafka.close()
             state.backtests.close()
             await store.close()
-            if limiter is not None:
-                await limiter.client.aclose()
             if provider is not None:
                 provider.shutdown()
 
@@ -176,7 +175,7 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     if (cfg.web_dir / "index.html").is_file():
         # Last, at "/": the API, /graphql, /metrics and /docs keep precedence (Socket.IO
@@ -190,6 +189,12 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
     asgi.fastapi = app  # type: ignore[attr-defined]
     asgi.state = state  # type: ignore[attr-defined]
     return asgi
+
+
+def servers_app() -> socketio.ASGIApp:
+    """``create_app`` on the servers with settings from the environment: the factory each
+    API process calls when ``flowsense serve --workers N`` runs several."""
+    return create_app(Settings())
 
 
 def _socket_events(sio: socketio.AsyncServer, state: AppState) -> None:

@@ -19,12 +19,30 @@ Kafka output topics, or the embedded replay's sinks) and updates:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import numpy as np
 import pyarrow as pa
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """``/metrics``: this process's registry, or, when several API processes share the
+    port (``PROMETHEUS_MULTIPROC_DIR`` set by ``flowsense serve --workers``), all of
+    theirs: counters and histograms added up, gauges the most recent (lag: the max)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
 
 
 class Metrics:
@@ -50,19 +68,31 @@ class Metrics:
             registry=r,
         )
         self.pnl = Gauge(
-            "flowsense_trade_pnl_dollars", "Mark-to-market PnL by symbol", ["symbol"], registry=r
+            "flowsense_trade_pnl_dollars",
+            "Mark-to-market PnL by symbol",
+            ["symbol"],
+            registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.drawdown = Gauge(
-            "flowsense_drawdown_dollars", "Peak total PnL minus total PnL now", registry=r
+            "flowsense_drawdown_dollars",
+            "Peak total PnL minus total PnL now",
+            registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.accuracy = Gauge(
             "flowsense_model_accuracy_percent",
             "Direction hit rate at the next mid change",
             ["model"],
             registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.kafka_lag = Gauge(
-            "flowsense_kafka_lag_messages", "Fan-out consumer lag", ["topic"], registry=r
+            "flowsense_kafka_lag_messages",
+            "Fan-out consumer lag",
+            ["topic"],
+            registry=r,
+            multiprocess_mode="max",
         )
         self.socket_messages = Counter(
             "flowsense_socketio_messages", "Socket.IO messages sent", ["channel"], registry=r

@@ -7,10 +7,12 @@ copying the rules here would let the API and the flow drift apart.
 
 The gate's position for a user and symbol is, as in the dataflow, the sum of
 the orders it let through (``orders`` with status ``accepted``); a
-per-user advisory lock makes two concurrent orders see each other. What the
-API does not know it does not invent: API orders are not executed here, so
-their day PnL is 0 and no API order is halted by the flow's kill switch
-(the account step guards the flow's own account).
+per-user advisory lock makes two concurrent orders see each other. The
+flow's kill switch halts all trading, API orders included: while the live
+account's latest ``HighDrawdown`` alert has not been followed by a
+``RiskReset`` (the ``alerts`` table the account step writes), every API
+order is denied with rule ``halted``. What the API does not know it does not
+invent: API orders are not executed here, so their day PnL is 0.
 Accepted orders and denials are recorded in ``orders`` and ``audit_log``;
 their execution belongs to the execution adapter (not the API).
 """
@@ -37,6 +39,7 @@ def gate(
     recent_orders: int,
     microprice: float,
     risk: RiskConfig,
+    halted: bool = False,
 ) -> tuple[str, str] | None:
     """The dataflow's risk checks on one market order: ``None`` or the refusing (rule, detail)."""
     from operators.risk import Exposure, first_refusal
@@ -49,13 +52,25 @@ def gate(
         gross_others=gross_others,
         day_pnl=0.0,
         recent_orders=recent_orders,
-        halted=False,
+        halted=halted,
     )
     return first_refusal(order, exposure, risk)
 
 
 def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
+
+
+async def kill_switch_on(conn: AsyncConnection, account: str) -> bool:
+    """Whether the live flow's ``account`` is halted: its latest kill-switch alert is a
+    ``HighDrawdown``, not a ``RiskReset``."""
+    cur = await conn.execute(
+        "SELECT name FROM alerts WHERE run_id = 'live' AND alert_id LIKE %s"
+        " AND name IN ('HighDrawdown', 'RiskReset') ORDER BY ts_event DESC LIMIT 1",
+        (f"{account}:%",),
+    )
+    row = await cur.fetchone()
+    return row is not None and row[0] == "HighDrawdown"
 
 
 async def place_order(
@@ -102,7 +117,8 @@ async def place_order(
         )
         micro = touch.get("microprice") if touch else None
         microprice = float(micro) if micro is not None else order.mid
-        refusal = gate(order, position, gross_others, recent, microprice, risk)
+        halted = await kill_switch_on(conn, risk.account)
+        refusal = gate(order, position, gross_others, recent, microprice, risk, halted)
         record: SubmitOrder | OrderDenied = order
         if refusal is not None:
             record = OrderDenied(

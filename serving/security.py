@@ -93,16 +93,26 @@ def hash_api_key(key: str) -> str:
 
 
 def _dev_secret(settings: Settings, name: str, make) -> str:
-    """A development secret kept under the runtime folder (never in the repository)."""
+    """A development secret kept under the runtime folder (never in the repository).
+
+    Made whole in a file of its own and then hard-linked into place, which fails if
+    another API process got there first: every process ends up with the same value,
+    and none reads a half-written file."""
     path = Path(settings.runtime_dir) / "serve" / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f".{name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(value)
-    return value
+        f.write(make())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
 
 
 def jwt_secret(settings: Settings) -> str:

@@ -110,6 +110,13 @@ def test_bars_from_the_cli(flowsense, lobster_sample, tmp_path):
         ["research", "ofi-impact", "/no/such/folder"],
         ["risk", "reset"],
         ["risk", "reset", "--operator", " "],
+        ["serve", "--embedded", "--workers", "2"],
+        ["replay", "--from-kafka", "ticks.raw", "--start", "yesterday"],
+        ["replay", "--start", "2026-01-01T00:00:00"],
+        ["replay", "--from-kafka", "ticks.raw", "--data", "{sample}"],
+        ["replay", "--from-kafka", "ticks.raw", "--speed", "1x"],
+        ["replay", "--from-kafka", "ticks.raw", "--start", "2026-01-02", "--end", "2026-01-01"],
+        ["serve", "--workers", "0"],
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(flowsense, args, lobster_sample, tmp_path):

@@ -58,3 +58,39 @@ def test_records_refuse_bad_values(bad):
     QuoteTick(**good)
     with pytest.raises(ValidationError):
         QuoteTick(**{**good, **bad})
+
+
+def test_tick_batches_split_then_concatenated_are_the_batch():
+    from schemas.market import TICK_COLUMNS, TickBatch
+
+    ticks = read_lobster(lobster("AMZN", "message", 5)).ticks.take(slice(0, 1000))
+    again = TickBatch.concat(ticks.split(97))
+    for c in (*TICK_COLUMNS, "line"):
+        assert (getattr(again, c) == getattr(ticks, c)).all(), c
+    assert again.instrument == ticks.instrument and again.source == ticks.source
+    other = read_lobster(lobster("GOOG", "message", 10)).ticks.take(slice(0, 10))
+    with pytest.raises(ValueError, match="one instrument"):
+        TickBatch.concat([ticks, other])
+
+
+def test_live_decode_joins_a_backlog_into_one_batch_a_symbol():
+    """Messages read in one go go on as one batch per symbol, in order; any other kind
+    of message keeps its own place."""
+    from bytewax.connectors.kafka import KafkaSourceMessage
+
+    from dataflows.live import decoder
+    from schemas import wire
+
+    amzn = read_lobster(lobster("AMZN", "message", 5)).ticks.take(slice(0, 300))
+    goog = read_lobster(lobster("GOOG", "message", 10)).ticks.take(slice(0, 200))
+    msgs = []
+    for i, b in enumerate([*amzn.split(100), *goog.split(100)]):
+        msgs.append(
+            KafkaSourceMessage(
+                b.symbol.encode(), wire.encode_ticks(b), topic="ticks.raw", partition=0, offset=i
+            )
+        )
+    out = decoder()(msgs)
+    assert [(o.symbol, len(o.ticks)) for o in out] == [("AMZN", 300), ("GOOG", 200)]
+    assert (out[0].ticks.seq == amzn.seq).all() and (out[1].ticks.seq == goog.seq).all()
+    assert (out[0].ticks.line == amzn.line).all()

@@ -252,3 +252,32 @@ def test_a_snapshot_resumes_where_it_stopped():
     got += resumed.update(second) + resumed.flush()
     assert got == want and any(isinstance(r, OrderFilled) for r in got)
     assert resumed.portfolio.equity() == pytest.approx(whole.portfolio.equity())
+
+
+def test_live_a_quiet_symbol_stops_holding_the_others_back():
+    """Replay (no wait): A's order waits for B to pass its time, however long B is quiet.
+    Live (a wait of 5 ms, wall clock): once B has sent nothing for 5 ms, A trades."""
+    cfg = RiskConfig(max_position=1e9, max_gross=1e9, collar_bps=500)
+    ms = 1_000_000
+    a = _slice("A", [10 * S, 11 * S], 100.0, [(0, 10)])
+    b_early = _slice("B", [S], 50.0)
+    b_late = _slice("B", [5 * S], 50.0, seq0=1)  # older than A's rows: late
+
+    exact = Account(cfg)
+    assert exact.update(b_early) == [] and exact.update(a) == []  # B's watermark is at 1 s
+    assert exact.update(a) == []  # still nothing while B is quiet
+
+    live = Account(cfg, merge_wait_ns=5 * ms)
+    assert live.update(b_early, now_ns=0) == []
+    assert live.update(a, now_ns=1 * ms) == []  # B was heard 1 ms ago: A waits
+    # At 6 ms B has been quiet for 6 ms, A for 5: A alone sets the watermark (its last
+    # row, 11 s), so its row at 10 s trades.
+    decided = live.tick(now_ns=6 * ms)
+    assert _kinds(decided) == ["SubmitOrder", "OrderFilled"]
+    assert decided[0].symbol == "A" and decided[0].ts_event == 10 * S
+    assert live.waiting()  # A's row at 11 s
+    # B comes back with a row older than A's processed ones: kept, not lost.
+    assert live.update(b_late, now_ns=8 * ms) == []
+    assert live.tick(now_ns=20 * ms) == []  # everyone quiet: every row left goes
+    assert not live.waiting()
+    assert live.pending["B"].last_seq == 1 and live.pending["A"].last_seq == 1

@@ -9,7 +9,9 @@ with ``ON CONFLICT DO NOTHING``, so a replay or a restart never duplicates a row
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,10 @@ from typing import Any
 import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from dataflows.stores.retry import Outage
 from schemas.trading import Alert, OrderCancelled, OrderDenied, OrderFilled, Side, SubmitOrder
+
+log = logging.getLogger("flowsense.postgres")
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "schemas" / "sql" / "postgres"
 SYSTEM_USER = 1
@@ -148,12 +153,27 @@ def _trade_row(f: OrderFilled) -> tuple[Any, ...]:
     return (f.fill_id, SYSTEM_USER, when, f.symbol, side, f.quantity, f.price)
 
 
+def _unreachable(e: BaseException) -> bool:
+    """A lost or refused connection (a server restarting), not a refused statement."""
+    return isinstance(e, psycopg.OperationalError | psycopg.InterfaceError)
+
+
 class PostgresWriter:
-    """Writes decisions and executions; safe to repeat (ids are deterministic)."""
+    """Writes decisions and executions; safe to repeat (ids are deterministic). While the
+    server is down it waits and reconnects (``Outage``): nothing is dropped."""
 
     def __init__(self, dsn: str, run_id: str = "live") -> None:
-        self.conn = psycopg.connect(dsn)
+        self.dsn = dsn
+        self.outage = Outage("PostgreSQL", _unreachable, log)
+        self.conn = self.outage.call(lambda: psycopg.connect(dsn))
         self.run_id = run_id
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.conn.close()
+        # Still down: the next attempt fails on the closed connection and waits again.
+        with contextlib.suppress(psycopg.OperationalError):
+            self.conn = psycopg.connect(self.dsn)
 
     def write(
         self,
@@ -163,6 +183,11 @@ class PostgresWriter:
         alerts: list[Alert] = (),  # type: ignore[assignment]
     ) -> None:
         """Every record in one transaction, each also in the audit log (append-only)."""
+        self.outage.call(
+            lambda: self._write(orders, fills, cancels, alerts), on_retry=self._reconnect
+        )
+
+    def _write(self, orders, fills, cancels, alerts) -> None:
         audit = [_audit(_audit_kind(r), r) for r in (*orders, *cancels, *fills, *alerts)]
         with self.conn.transaction(), self.conn.cursor() as cur:
             if orders:

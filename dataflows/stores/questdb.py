@@ -9,7 +9,9 @@ write, so any level count works. The live flow's archiver
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from questdb import Sender
+from questdb import QuestDBError, Sender
 
+from dataflows.stores.retry import Outage
 from flowsense.settings import QuestDBConfig
+
+log = logging.getLogger("flowsense.questdb")
 
 DDL = Path(__file__).resolve().parents[2] / "schemas" / "sql" / "questdb.sql"
 CHUNK_ROWS = 65_536
@@ -63,12 +68,36 @@ def to_frame(table: pa.Table):
     return df.drop(columns=["ts_event"])
 
 
+_UNREACHABLE = {"SocketError", "CouldNotResolveAddr", "ConnectTimeout", "ServerInternalError"}
+
+
+def _unreachable(e: BaseException) -> bool:
+    """QuestDB down or restarting, not a write it refuses (those are raised at once)."""
+    code = getattr(getattr(e, "code", None), "name", "")
+    return isinstance(e, QuestDBError) and code in _UNREACHABLE
+
+
 class QuestDBWriter:
-    """One ILP/HTTP connection that writes Arrow tables of our streams into their tables."""
+    """One ILP/HTTP connection that writes Arrow tables of our streams into their tables.
+    While QuestDB is down it waits and reconnects (``Outage``); a chunk sent again after
+    a failure is deduplicated by the tables' UPSERT KEYS."""
 
     def __init__(self, cfg: QuestDBConfig) -> None:
-        self.sender = Sender.from_conf(sender_conf(cfg) + "auto_flush=off;")
-        self.sender.establish()
+        self.conf = sender_conf(cfg) + "auto_flush=off;"
+        self.outage = Outage("QuestDB", _unreachable, log)
+        self.sender = self.outage.call(self._connect)
+
+    def _connect(self) -> Sender:
+        sender = Sender.from_conf(self.conf)
+        sender.establish()
+        return sender
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(QuestDBError):
+            self.sender.close()
+        # Still down: the next attempt fails and waits again.
+        with contextlib.suppress(QuestDBError):
+            self.sender = self._connect()
 
     def write(self, table: str, data: list[pa.Table]) -> int:
         """Append ``data`` to ``table``, acknowledged by the server; the rows written."""
@@ -79,8 +108,12 @@ class QuestDBWriter:
         # One ILP request per chunk: the client refuses a request above its 100 MiB buffer.
         for start in range(0, len(df), CHUNK_ROWS):
             chunk = df.iloc[start : start + CHUNK_ROWS]
-            self.sender.dataframe(chunk, table_name=table, symbols=SYMBOLS[table], at="ts")
-            self.sender.flush()
+
+            def send(chunk=chunk) -> None:
+                self.sender.dataframe(chunk, table_name=table, symbols=SYMBOLS[table], at="ts")
+                self.sender.flush()
+
+            self.outage.call(send, on_retry=self._reconnect)
         return len(df)
 
     def close(self) -> None:

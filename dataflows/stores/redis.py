@@ -10,6 +10,7 @@ mistakes an old value for a live one.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any
 
@@ -19,6 +20,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from dataflows.stores.postgres import SYSTEM_USER
 from schemas.features import FeatureBatch
 from schemas.trading import OrderFilled, PredictionBatch
+
+log = logging.getLogger("flowsense.redis")
 
 TTL_MS = {"tick": 100, "pred": 1_000, "pos": 5_000}
 TICK_FIELDS = (
@@ -56,6 +59,7 @@ def prediction_value(batch: PredictionBatch) -> dict[str, Any]:
 class _Partition(StatelessSinkPartition[tuple[str, Any]]):
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
+        self.dropped = 0
 
     def write_batch(self, items: list[tuple[str, Any]]) -> None:
         latest: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -76,7 +80,12 @@ class _Partition(StatelessSinkPartition[tuple[str, Any]]):
             key = f"pos:{SYSTEM_USER}"
             pipe.hset(key, mapping=positions)
             pipe.pexpire(key, TTL_MS["pos"])
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError as e:  # hot values with TTLs: the next write replaces them
+            self.dropped += 1
+            log.warning("Redis unreachable (%s): latest values not updated (%d times)", e,
+                        self.dropped)  # fmt: skip
 
     def close(self) -> None:
         self.client.close()

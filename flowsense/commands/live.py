@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,6 +130,15 @@ def live(
     workers: Annotated[
         int, typer.Option("--workers", "-w", min=1, help="Bytewax worker threads.")
     ] = 1,
+    process_id: Annotated[
+        int, typer.Option("--process-id", "-i", min=0, help="This process's index in -a.")
+    ] = 0,
+    addresses: Annotated[
+        str | None,
+        typer.Option(
+            "--addresses", "-a", help="host:port of every process, ';'-separated (a cluster)."
+        ),
+    ] = None,
     archive_too: Annotated[
         bool,
         typer.Option(
@@ -136,20 +146,46 @@ def live(
             help="Also run the archiver (output topics -> QuestDB) in a process of its own.",
         ),
     ] = True,
+    recover: Annotated[
+        bool | None,
+        typer.Option(
+            "--recovery/--no-recovery",
+            help="Snapshot every step and resume from the last snapshot (FLOWSENSE_RECOVERY__*).",
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Forget the recovery snapshots: start from scratch."),
+    ] = False,
 ) -> None:
     """Run the live dataflow: Kafka ticks.raw in; Kafka, PostgreSQL and Redis out (QuestDB
-    through the archiver)."""
+    through the archiver). By default it resumes where the last run stopped or crashed."""
     from dataflows.live import build_live_flow
-    from dataflows.runner import run_flow
+    from dataflows.runner import recovery, run_flow
+    from operators.predictors import NEEDS_MODEL
 
     settings = Settings()
-    flow = build_live_flow(settings, from_beginning, until_idle)
+    peers = [a.strip() for a in addresses.split(";") if a.strip()] if addresses else None
+    if peers is not None and process_id >= len(peers):
+        raise InputError(
+            f"--process-id {process_id} is not an index of the {len(peers)} -a addresses"
+        )
+    recover = settings.recovery.enabled if recover is None else recover
+    if recover and settings.replay.predictor in NEEDS_MODEL:
+        raise InputError(
+            f"the {settings.replay.predictor} predictor cannot be snapshotted yet: "
+            "run it with --no-recovery"
+        )
+    if fresh:
+        folder = settings.recovery.dir or Path(settings.runtime_dir) / "recovery" / "live"
+        shutil.rmtree(folder, ignore_errors=True)
+    flow = build_live_flow(settings, from_beginning, until_idle, recoverable=recover)
     archiver = None
     if archive_too:  # closing its stdin: archive what is left in the topics, then stop
         cmd = [sys.executable, "-m", "flowsense", "archive", "--json", "--until-eof"]
         archiver = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
-        run_flow(flow, workers)
+        run_flow(flow, workers, recovery(settings) if recover else None, peers, process_id)
     finally:
         if archiver:
             archiver.stdin.close()

@@ -1,4 +1,5 @@
-"""``flowsense replay [--data PATH] [--predictor NAME] [--speed max|1x|10x]``: the embedded demo."""
+"""``flowsense replay [--data PATH] [--predictor NAME] [--speed max|1x|10x]``: the embedded demo;
+``flowsense replay --from-kafka TOPIC [--start ISO] [--end ISO]``: a topic's history."""
 
 from __future__ import annotations
 
@@ -94,6 +95,76 @@ def run_replay(
     summary.update(
         predictor=settings.replay.predictor,
         data=str(data),
+        elapsed_s=round(elapsed, 3),
+        events_per_s=round(summary["events"] / elapsed) if elapsed > 0 else None,
+    )
+    return summary
+
+
+def parse_time(text: str | None, what: str) -> datetime | None:
+    """An ISO 8601 time (UTC when it names no zone), or None."""
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"bad {what} time {text!r}: use ISO 8601, e.g. 2026-11-25T09:30:00"
+        ) from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def run_history(
+    settings: Settings,
+    topic: str,
+    start: datetime | None,
+    end: datetime | None,
+    workers: int = 1,
+    run_dir: Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Replay the messages of ``topic`` written in ``[start, end)`` into a run folder."""
+    from dataflows.history import build_history_flow, describe, message_count, spans
+    from dataflows.runner import run_flow
+    from dataflows.sinks import LatestValues
+    from dataflows.summary import summarize
+
+    if start is not None and end is not None and start >= end:
+        raise InputError(f"--start {start.isoformat()} is not before --end {end.isoformat()}")
+    try:
+        found = spans(settings.kafka.bootstrap, topic, start, end)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    except Exception as e:  # KafkaException: the broker does not answer
+        raise InputError(
+            f"Kafka at {settings.kafka.bootstrap} does not answer ({e}); start the servers "
+            "with: flowsense services up"
+        ) from None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    run_dir = run_dir or settings.runs_dir / f"{stamp}-{settings.replay.predictor}-kafka"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(f"{run_dir}: run folder exists and is not empty")
+    latest = LatestValues()
+    done = threading.Event()
+    bar = threading.Thread(target=_show_progress, args=(latest, 0, done), daemon=True)
+    if progress:
+        bar.start()
+    began = time.perf_counter()
+    try:
+        run_flow(build_history_flow(settings, topic, found, run_dir, latest), workers)
+    finally:
+        done.set()
+        if progress:
+            bar.join()
+    elapsed = time.perf_counter() - began
+    summary = summarize(run_dir)
+    summary.update(
+        predictor=settings.replay.predictor,
+        data=f"kafka:{topic}",
+        start=start and start.isoformat(),
+        end=end and end.isoformat(),
+        messages=message_count(found),
+        offsets=describe(found),
         elapsed_s=round(elapsed, 3),
         events_per_s=round(summary["events"] / elapsed) if elapsed > 0 else None,
     )
@@ -227,6 +298,18 @@ def replay(
     plot: Annotated[
         bool, typer.Option("--plot", help="Write equity.png (equity, peak, kill switch, halt).")
     ] = False,
+    from_kafka: Annotated[
+        str | None,
+        typer.Option("--from-kafka", help="Replay a Kafka topic's history (e.g. ticks.raw)."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="With --from-kafka: first message time (ISO 8601, UTC)."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="With --from-kafka: stop before this time (ISO 8601, UTC)."),
+    ] = None,
     json: Json = False,
 ) -> None:
     """Replay market data through the whole dataflow: features, predictions, risk, paper fills."""
@@ -237,14 +320,31 @@ def replay(
         }
     )
     settings = base.model_copy(update={"replay": replay_cfg})
-    summary = run_replay(
-        settings,
-        data_path(data, settings.data),
-        parse_speed(speed),
-        workers,
-        run_dir,
-        progress=not json,
-    )
+    if from_kafka is None and (start or end):
+        raise InputError("--start and --end go with --from-kafka")
+    if from_kafka is not None:
+        if data is not None:
+            raise InputError("give --data or --from-kafka, not both")
+        if parse_speed(speed) is not None:
+            raise InputError("--from-kafka replays as fast as it can: no --speed")
+        summary = run_history(
+            settings,
+            from_kafka,
+            parse_time(start, "--start"),
+            parse_time(end, "--end"),
+            workers,
+            run_dir,
+            progress=not json,
+        )
+    else:
+        summary = run_replay(
+            settings,
+            data_path(data, settings.data),
+            parse_speed(speed),
+            workers,
+            run_dir,
+            progress=not json,
+        )
     if plot:
         out = Path(summary["run_dir"]) / "equity.png"
         plot_equity(settings, summary, out)

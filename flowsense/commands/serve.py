@@ -84,8 +84,21 @@ def serve(
         str, typer.Option("--speed", help="Embedded: replay pace, max or 1x, 10x...")
     ] = "1x",
     log_level: Annotated[str, typer.Option("--log-level", help="Log level.")] = "info",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="API processes sharing the port (servers only; FLOWSENSE_SERVE__WORKERS).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API: REST under /api/v1 (docs at /docs), /graphql, Socket.IO, /metrics."""
+    settings = Settings()
+    workers = workers or settings.serve.workers
+    if embedded and workers > 1:
+        raise InputError("--embedded runs its replay in one process: it takes no --workers")
     if embedded and not _loopback(host):
         raise InputError(
             f"--embedded has no accounts (every caller may trade): bind a loopback "
@@ -97,8 +110,11 @@ def serve(
     from serving.app import create_app
     from serving.telemetry import setup_logging
 
-    settings = Settings()
     setup_logging(log_level.upper())
+    if workers > 1:
+        _migrate(settings)
+        _serve_workers(settings, host, port, workers, log_level)
+        return
     if embedded:
         store = start_embedded_replay(settings, data_path(data, settings.data), parse_speed(speed))
         asgi = create_app(settings, embedded=store)
@@ -121,6 +137,31 @@ def serve(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
+    """``workers`` uvicorn processes, each building the app from the environment."""
+    import shutil
+
+    import uvicorn
+
+    # Each process reads these at start: the worker count (Socket.IO transports) and
+    # the folder where prometheus_client's processes share their metrics.
+    prom = Path(settings.runtime_dir) / "serve" / "prometheus"
+    shutil.rmtree(prom, ignore_errors=True)
+    prom.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+    os.environ["FLOWSENSE_SERVE__WORKERS"] = str(workers)
+    uvicorn.run(
+        "serving.app:servers_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        log_level=level,
+    )
 
 
 def _run(coro_fn, settings: Settings) -> Any:

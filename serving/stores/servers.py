@@ -40,7 +40,13 @@ class ServerStore:
     def __init__(self, settings: Settings, pg_max: int = 8) -> None:
         q = settings.questdb
         self.settings = settings
-        self.redis = aioredis.Redis.from_url(settings.redis.url)
+        # A request waits (up to 5 s) for a free Redis connection rather than fail with
+        # "Too many connections" when a burst has them all.
+        self.redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                settings.redis.url, max_connections=settings.serve.redis_connections, timeout=5
+            )
+        )
         self.http = httpx.AsyncClient(
             base_url=f"http://{q.host}:{q.http_port}", timeout=15, auth=(q.user, q.password)
         )

@@ -44,7 +44,8 @@ def sample(tmp_path_factory) -> Path:
 def live_run(services, sample, tmp_path_factory):
     # The account step merges the symbols in event time once it has seen each of them: named
     # here, as a deployment names them (the replay knows them from its files).
-    kafka = services.kafka.model_copy(update={"symbols": ["AMZN", "GOOG"]})
+    # merge_wait_ms None: an exact event-time merge over the backlog, as the replay does
+    kafka = services.kafka.model_copy(update={"symbols": ["AMZN", "GOOG"], "merge_wait_ms": None})
     settings = services.model_copy(update={"kafka": kafka})
     reset(settings)
     replay_dir = tmp_path_factory.mktemp("replay") / "run"
@@ -183,7 +184,39 @@ def test_flowsense_live_fills_questdb_through_its_archiver(services, sample):
     assert published.returncode == 0, published.stderr
     sent = json.loads(published.stdout)["ticks"]
     assert sent == 40_000
-    ran = flowsense("live", "--from-beginning", "--until-idle", "2")
+    ran = flowsense("live", "--from-beginning", "--until-idle", "2", "--fresh")
     assert ran.returncode == 0, ran.stderr
     for table in ("ticks", "features", "predictions"):
         assert wal_applied(services, table, sent, timeout=30) == sent
+
+
+def test_until_idle_counts_every_partition_not_each_alone(services, sample):
+    """``--until-idle`` ends the flow after that long without a message on any partition:
+    a symbol (partition) that is quiet for longer while another still streams must not
+    be closed on its own and lose what it sends later."""
+    import threading
+
+    reset(services)
+    items = batches(sample, 256, None, services.cache_dir)
+    amzn = [b for b in items if b.symbol == "AMZN"][:30]
+    goog = [b for b in items if b.symbol == "GOOG"][:4]
+
+    def stream() -> None:  # AMZN for ~3 s; GOOG only at the end
+        time.sleep(0.5)
+        p = Producer({"bootstrap.servers": services.kafka.bootstrap, "linger.ms": 0})
+        for b in amzn:
+            p.produce(topics.TICKS_RAW, wire.encode_ticks(b), b"AMZN")
+            p.flush(5)
+            time.sleep(0.1)
+        for b in goog:
+            p.produce(topics.TICKS_RAW, wire.encode_ticks(b), b"GOOG")
+        p.flush(5)
+
+    producer = threading.Thread(target=stream)
+    producer.start()
+    run_main(build_live_flow(services, from_beginning=True, until_idle_s=1.5))
+    producer.join()
+    rows: dict[str, int] = {}
+    for key, value in consume_all(services, topics.FEATURES):
+        rows[key.decode()] = rows.get(key.decode(), 0) + wire.decode_table(value)[1].num_rows
+    assert rows == {"AMZN": sum(map(len, amzn)), "GOOG": sum(map(len, goog))}

@@ -99,7 +99,8 @@ def _produce(settings: Settings, messages: list[tuple[str, bytes]]) -> list[tupl
 
 @pytest.fixture(scope="module")
 def json_run(services, tmp_path_factory):
-    kafka = services.kafka.model_copy(update={"symbols": [SYMBOL, OTHER]})
+    # merge_wait_ms None: an exact event-time merge over the backlog, as the replay does
+    kafka = services.kafka.model_copy(update={"symbols": [SYMBOL, OTHER], "merge_wait_ms": None})
     settings = services.model_copy(update={"kafka": kafka})
     reset(settings)
     replay_dir = tmp_path_factory.mktemp("replay-json") / "run"

@@ -38,7 +38,10 @@ def risk_run(services, tmp_path_factory):
                 (folder / name).write_text("".join(next(f) for _ in range(20_000)))
     settings = services.model_copy(
         update={
-            "kafka": services.kafka.model_copy(update={"symbols": ["AMZN", "GOOG"]}),
+            # an exact event-time merge over the backlog, as the replay does
+            "kafka": services.kafka.model_copy(
+                update={"symbols": ["AMZN", "GOOG"], "merge_wait_ms": None}
+            ),
             "replay": services.replay.model_copy(update={"predictor": "inverted"}),
             "risk": services.risk.model_copy(update={"capital": 1_500.0, "daily_loss": 1.0}),
             "broker": services.broker.model_copy(update={"order_type": "limit"}),

@@ -287,6 +287,37 @@ def test_orders_pass_the_dataflows_risk_gate_and_are_audited(api):
     assert sorted(k for (k,) in audit) == ["order_accepted", "order_accepted", "order_denied"]
 
 
+def test_the_flows_kill_switch_halts_api_orders_until_the_reset(api):
+    """The alerts as the live account step writes them: a halt, then an operator's reset."""
+    user = make_user(api.settings, Tier.PRO, Role.TRADER)
+    account = api.settings.risk.account
+    r = redis.Redis.from_url(api.settings.redis.url)
+    r.set("tick:HALT", json.dumps({"symbol": "HALT", "bid_px": 99.99, "ask_px": 100.0}), ex=60)
+    halt, reset = f"{account}:HighDrawdown:7", f"{account}:RiskReset:9"
+    alert = (
+        "INSERT INTO alerts (alert_id, ts_event, symbol, severity, name, message) "
+        "VALUES (%s, %s, %s, %s, %s, %s)"
+    )
+    try:
+        with api.client(headers=bearer(login(api, user))) as c:
+
+            def order(cid):
+                body = {"symbol": "HALT", "side": "buy", "quantity": 1, "client_order_id": cid}
+                return c.post("/api/v1/orders", json=body).json()
+
+            assert order("before")["status"] == "accepted"
+            with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
+                conn.execute(alert, (halt, 7, "AMZN", "critical", "HighDrawdown", "drawdown"))
+            during = order("during")
+            assert (during["status"], during["rule"]) == ("denied", "halted")
+            with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
+                conn.execute(alert, (reset, 9, "*", "warning", "RiskReset", "resumed"))
+            assert order("after")["status"] == "accepted"
+    finally:
+        with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM alerts WHERE alert_id IN (%s, %s)", (halt, reset))
+
+
 def test_order_without_a_market_is_denied(api):
     user = make_user(api.settings, Tier.PRO, Role.TRADER)
     with api.client(headers=bearer(login(api, user))) as c:
@@ -345,7 +376,11 @@ def live(api, sample):
     sent = publish(settings.kafka.bootstrap, batches(sample, 256, None, settings.cache_dir))
     assert sent == 2 * ROWS
     started = time.monotonic()
-    run_main(build_live_flow(settings, from_beginning=True, until_idle_s=3.0))
+    # An exact event-time merge over the backlog (as the replay does): the same positions.
+    exact = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"merge_wait_ms": None})}
+    )
+    run_main(build_live_flow(exact, from_beginning=True, until_idle_s=3.0))
     run_archive(settings, until_idle_s=1.0)  # QuestDB catches up from the output topics
     # Wait for the newest AMZN prediction to come through (Kafka on a busy machine can
     # take seconds), then stop listening.
