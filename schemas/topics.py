@@ -13,6 +13,9 @@ PREDICTIONS = "predictions"
 ORDERS = "orders"
 FILLS = "fills"
 ALERTS = "alerts"
+BOOK = "book"
+"""The book after each batch the live flow accepted, to 10 levels (one row a batch: the
+dashboard's ladder, through the API's Socket.IO ``ticks`` rooms); key = symbol."""
 RISK_CONTROL = "risk.control"
 """Operators' commands to the account step (``flowsense risk reset``); JSON, key = account."""
 
@@ -25,6 +28,7 @@ ALL = (
     ORDERS,
     FILLS,
     ALERTS,
+    BOOK,
     RISK_CONTROL,
 )
 BY_SYMBOL = (TICKS_RAW, TICKS)

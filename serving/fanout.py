@@ -4,8 +4,8 @@ Rooms: ``ticks.{SYMBOL}``, ``features.{SYMBOL}``, ``predictions.{SYMBOL}``
 (the newest row, coalesced: at most ``serve.room_rate_hz`` messages a second
 to a room, however fast the flow runs; a tick row also carries ``bids`` and
 ``asks``, the newest book to 10 levels as ``[price, size]`` pairs best first,
-where the flow publishes a ``book`` table: the embedded replay does, for the
-dashboard's ladder), ``orders`` and ``alerts`` (every row,
+from the ``book`` table: the embedded replay's, or the live flow's ``book``
+topic; the dashboard's ladder), ``orders`` and ``alerts`` (every row,
 sent in lists at the same pace, at most ``MAX_LIST`` rows a message; the
 oldest beyond that are dropped and counted). The event name is the room's
 kind and the data ``{"room": ..., "data": row or [rows]}``.
@@ -113,7 +113,14 @@ class Fanout:
             await asyncio.sleep(max(0.0, self.period - (time.monotonic() - started)))
 
 
-OUTPUT_TOPICS = (topics.FEATURES, topics.PREDICTIONS, topics.ORDERS, topics.FILLS, topics.ALERTS)
+OUTPUT_TOPICS = (
+    topics.FEATURES,
+    topics.PREDICTIONS,
+    topics.ORDERS,
+    topics.FILLS,
+    topics.ALERTS,
+    topics.BOOK,
+)
 
 
 class KafkaFeed:
