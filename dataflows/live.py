@@ -59,6 +59,7 @@ from dataflows.stores.postgres import PostgresSink, migrate
 from dataflows.stores.redis import RedisSink
 from dataflows.tables import (
     alerts_table,
+    book_table,
     features_table,
     fills_table,
     orders_table,
@@ -394,6 +395,7 @@ def build_live_flow(
         )
 
     to_kafka("ticks", out.ticks, topics.TICKS, "ticks", ticks_table, bulk)
+    to_kafka("book", out.ticks, topics.BOOK, "book", book_table, bulk)
     to_kafka("features", out.features, topics.FEATURES, "features", features_table, bulk)
     to_kafka(
         "predictions", out.predictions, topics.PREDICTIONS, "predictions", predictions_table, bulk

@@ -13,12 +13,13 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
 from dataflows.readers import Feed
-from dataflows.sinks import LatestValues, ParquetSink
+from dataflows.sinks import LatestSink, LatestValues, ParquetSink
 from dataflows.sources import FeedSource
 from dataflows.steps import Outputs, key_by_symbol, trading_steps
 from dataflows.tables import (
     alerts_table,
     bars_table,
+    book_table,
     features_table,
     fills_table,
     orders_table,
@@ -62,3 +63,6 @@ def replay_sinks(out: Outputs, run_dir: Path, latest: LatestValues | None = None
     op.output("fills_out", out.fills, sink("fills", fills_table))
     op.output("alerts_out", out.alerts, sink("alerts", alerts_table))
     op.output("rejects_out", out.rejects, sink("rejects", rejects_table))
+    if latest is not None:
+        # The serving layer's order-book ladder: the book after each batch, in memory only.
+        op.output("book_out", out.ticks, LatestSink("book", book_table, latest))

@@ -96,6 +96,32 @@ class ParquetSink(DynamicSink[tuple[str, Any]]):
         return _ParquetPartition(self._folder, worker_index, self._to_arrow, self._on_write)
 
 
+class _LatestPartition(StatelessSinkPartition[tuple[str, Any]]):
+    def __init__(self, table: str, to_arrow: ToArrow, latest: Any) -> None:
+        self._table = table
+        self._to_arrow = to_arrow
+        self._latest = latest
+
+    def write_batch(self, items: list[tuple[str, Any]]) -> None:
+        for symbol, value in items:
+            table = self._to_arrow(symbol, value)
+            if table is not None and table.num_rows:
+                self._latest.record(self._table, symbol, table)
+
+
+class LatestSink(DynamicSink[tuple[str, Any]]):
+    """Hands a keyed stream to ``latest.record(table, symbol, arrow)`` only, no file
+    (the order book the embedded dashboard shows: not a table of the run)."""
+
+    def __init__(self, table: str, to_arrow: ToArrow, latest: Any) -> None:
+        self._table = table
+        self._to_arrow = to_arrow
+        self._latest = latest
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _LatestPartition:
+        return _LatestPartition(self._table, self._to_arrow, self._latest)
+
+
 def read_table(run_dir: Path, table: str) -> pl.DataFrame:
     """One table of a run, every symbol, sorted by symbol and time (empty if none)."""
     files = sorted((run_dir / table).glob("*.parquet"))

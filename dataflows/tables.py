@@ -55,6 +55,40 @@ def ticks_table(symbol: str, batch: TickBatch) -> pa.Table:
     return _with_symbol(symbol, cols, ["ts_event", "symbol", *list(cols)[1:]])
 
 
+BOOK_DEPTH = 10
+"""Levels a side of ``book_table`` carries at most (the dashboard's ladder)."""
+
+
+def book_table(symbol: str, batch: TickBatch) -> pa.Table | None:
+    """The book after the batch's last row, as one row: ``ts_event``, ``symbol``, ``seq``,
+    ``bids`` and ``asks`` (best first, at most ``BOOK_DEPTH`` ``[price, size]`` pairs, in
+    currency and shares/coins; empty levels left out). Rows without ``TickFlag.BOOK``
+    repeat the last book, so the last row is the current book."""
+    n = len(batch.ts_event)
+    if n == 0:
+        return None
+    ins = batch.instrument
+    depth = min(BOOK_DEPTH, ins.levels)
+
+    def side(px: np.ndarray, sz: np.ndarray, empty: int) -> list[list[float]]:
+        return [
+            [float(p) / ins.price_scale, float(q) / ins.size_scale]
+            for p, q in zip(px[n - 1, :depth], sz[n - 1, :depth], strict=True)
+            if p != empty
+        ]
+
+    pair = pa.list_(pa.list_(pa.float64()))
+    return pa.table(
+        {
+            "ts_event": pa.array([int(batch.ts_event[-1])], pa.int64()),
+            "symbol": pa.array([symbol], pa.string()),
+            "seq": pa.array([int(batch.seq[-1])], pa.int64()),
+            "bids": pa.array([side(batch.bid_px, batch.bid_sz, EMPTY_BID_PX)], pair),
+            "asks": pa.array([side(batch.ask_px, batch.ask_sz, EMPTY_ASK_PX)], pair),
+        }
+    )
+
+
 def features_table(symbol: str, batch: FeatureBatch) -> pa.Table:
     """Every accepted tick, with its ``flags`` (trade-only rows have no ``TickFlag.BOOK``)."""
     names = [*feature_columns(batch.instrument.levels), "flags"]

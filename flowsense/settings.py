@@ -242,6 +242,9 @@ class ServeConfig(BaseModel):
     redis_connections: int = Field(64, gt=0)
     """Redis connections of one API process (a request waits for a free one)."""
     """Log every request (JSON on stdout); off keeps the hot path fast."""
+    web_dir: Path = PROJECT_ROOT / "web" / "out"
+    """The dashboard's static export (``npm run build`` in ``web/``, run by
+    ``scripts/setup.sh``), served at ``/`` when it exists."""
 
 
 class Settings(BaseSettings):

@@ -15,6 +15,9 @@ FILLS = "fills"
 FILLS_BROKER = "fills.broker"
 """Executions reported by the real broker (``flowsense execute``); key = symbol."""
 ALERTS = "alerts"
+BOOK = "book"
+"""The book after each batch the live flow accepted, to 10 levels (one row a batch: the
+dashboard's ladder, through the API's Socket.IO ``ticks`` rooms); key = symbol."""
 RISK_CONTROL = "risk.control"
 """Operators' commands to the account step (``flowsense risk reset``); JSON, key = account."""
 
@@ -28,6 +31,7 @@ ALL = (
     FILLS,
     FILLS_BROKER,
     ALERTS,
+    BOOK,
     RISK_CONTROL,
 )
 BY_SYMBOL = (TICKS_RAW, TICKS)

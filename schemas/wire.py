@@ -171,6 +171,7 @@ class TableKind(StrEnum):
     FILLS = "fills"
     ALERTS = "alerts"
     REJECTS = "rejects"
+    BOOK = "book"
 
 
 # --- binary envelope -----------------------------------------------------------------

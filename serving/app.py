@@ -177,6 +177,12 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
     async def prometheus() -> Response:
         return Response(exposition(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    if (cfg.web_dir / "index.html").is_file():
+        # Last, at "/": the API, /graphql, /metrics and /docs keep precedence (Socket.IO
+        # is answered before FastAPI by the ASGIApp around it).
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=cfg.web_dir, html=True), name="dashboard")
     app.add_middleware(Observe, state=state)
     _socket_events(sio, state)
     asgi = socketio.ASGIApp(sio, other_asgi_app=app)

@@ -28,6 +28,42 @@ class BacktestInputError(ValueError):
     pass
 
 
+CURVE_POINTS = 600
+TRADES_SHOWN = 200
+
+
+def equity_curve(
+    fills: list[dict[str, Any]], bars: list[dict[str, Any]], capital: float
+) -> list[list[float]]:
+    """Equity (``capital`` + cash + positions marked at each symbol's last bar mid) at the
+    end of every bar, ``[[ts_event, equity], ...]``, at most ``CURVE_POINTS`` (evenly
+    thinned, the last kept). Fills at or before a bar's end count in it."""
+    events = sorted(
+        [(f["ts_event"], 0, f) for f in fills] + [(b["ts_event"], 1, b) for b in bars],
+        key=lambda e: (e[0], e[1]),
+    )
+    cash: dict[str, float] = {}
+    position: dict[str, float] = {}
+    mid: dict[str, float] = {}
+    curve: list[list[float]] = []
+    for ts, is_bar, row in events:
+        s = row["symbol"]
+        if is_bar:
+            if row.get("mid") is not None and row["mid"] == row["mid"]:  # not NaN
+                mid[s] = float(row["mid"])
+            value = sum(c + position.get(k, 0.0) * mid.get(k, 0.0) for k, c in cash.items())
+            curve.append([int(ts), capital + value])
+        else:
+            flow = row["side"] * row["quantity"] * row["price"] + (row.get("fee") or 0.0)
+            cash[s] = cash.get(s, 0.0) - flow
+            position[s] = float(row["position_after"])
+            mid.setdefault(s, float(row["price"]))
+    if len(curve) > CURVE_POINTS:
+        step = len(curve) / CURVE_POINTS
+        curve = [curve[int(i * step)] for i in range(CURVE_POINTS - 1)] + [curve[-1]]
+    return curve
+
+
 def predictor_names() -> list[str]:
     from operators.predictors import PREDICTORS
 
@@ -41,6 +77,8 @@ class Backtests:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest")
         self.tasks: set[asyncio.Task] = set()
+        self.progress: dict[str, tuple[Any, int]] = {}
+        """Running jobs: their replay's ``LatestValues`` and the input rows expected."""
 
     def resolve(self, data: str) -> Path:
         root = self.settings.serve.backtest_root.resolve()
@@ -77,12 +115,30 @@ class Backtests:
         return job
 
     def _replay(self, job: dict[str, Any]) -> dict[str, Any]:
-        from flowsense.commands.replay import run_replay
+        from dataflows.readers import discover
+        from dataflows.sinks import LatestValues, read_table
+        from flowsense.commands.replay import estimate_rows, run_replay
 
         replay = self.settings.replay.model_copy(update={"predictor": job["predictor"]})
         settings = self.settings.model_copy(update={"replay": replay})
         run_dir = settings.runs_dir / f"backtest-{job['id']}"
-        return run_replay(settings, Path(job["data"]), run_dir=run_dir)
+        latest = LatestValues()
+        self.progress[job["id"]] = (latest, estimate_rows(discover(Path(job["data"]))))
+        try:
+            summary = run_replay(settings, Path(job["data"]), run_dir=run_dir, latest=latest)
+        finally:
+            self.progress.pop(job["id"], None)
+        fills = read_table(run_dir, "fills")
+        bars = read_table(run_dir, "bars")
+        summary["equity_curve"] = equity_curve(
+            fills.to_dicts(),
+            bars.select("ts_event", "symbol", "mid").to_dicts() if len(bars) else [],
+            settings.risk.capital,
+        )
+        shown = fills.sort("ts_event").tail(TRADES_SHOWN) if len(fills) else fills
+        cols = ("ts_event", "symbol", "side", "quantity", "price", "position_after")
+        summary["recent_fills"] = [{k: r.get(k) for k in cols} for r in shown.to_dicts()]
+        return summary
 
     async def _run(self, job: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
@@ -125,7 +181,12 @@ class Backtests:
 
     async def get(self, job_id: str) -> dict[str, Any] | None:
         if job_id in self.jobs:
-            return self.jobs[job_id]
+            job = self.jobs[job_id]
+            running = self.progress.get(job_id)
+            if running is not None:
+                latest, total = running
+                return job | {"progress": {"rows": latest.count("features"), "total": total}}
+            return job
         if self.pool is None:
             return None
         async with self.pool.connection() as conn:

@@ -2,7 +2,10 @@
 
 Rooms: ``ticks.{SYMBOL}``, ``features.{SYMBOL}``, ``predictions.{SYMBOL}``
 (the newest row, coalesced: at most ``serve.room_rate_hz`` messages a second
-to a room, however fast the flow runs), ``orders`` and ``alerts`` (every row,
+to a room, however fast the flow runs; a tick row also carries ``bids`` and
+``asks``, the newest book to 10 levels as ``[price, size]`` pairs best first,
+from the ``book`` table: the embedded replay's, or the live flow's ``book``
+topic; the dashboard's ladder), ``orders`` and ``alerts`` (every row,
 sent in lists at the same pace, at most ``MAX_LIST`` rows a message; the
 oldest beyond that are dropped and counted). The event name is the room's
 kind and the data ``{"room": ..., "data": row or [rows]}``.
@@ -58,18 +61,28 @@ class Fanout:
         self.latest: dict[str, dict[str, Any]] = {}
         self.lists: dict[str, list[dict[str, Any]]] = {}
         self.dropped = 0
+        self.books: dict[str, dict[str, Any]] = {}
 
     def publish(self, kind: str, symbol: str, table: pa.Table) -> None:
         """One output table of the dataflow (any thread)."""
         n = table.num_rows
         if n == 0:
             return
-        if kind in ("features", "predictions"):
+        if kind == "book":
+            last = table.slice(n - 1).to_pylist()[0]
+            book = {"bids": last["bids"], "asks": last["asks"]}
+            with self.lock:
+                self.books[symbol] = book
+                tick = self.latest.get(f"ticks.{symbol}")
+                if tick is not None:
+                    tick.update(book)
+        elif kind in ("features", "predictions"):
             row = _clean(table.slice(n - 1).to_pylist()[0])
             with self.lock:
                 self.latest[f"{kind}.{symbol}"] = row
                 if kind == "features":
-                    self.latest[f"ticks.{symbol}"] = {k: row.get(k) for k in TICK_FIELDS}
+                    tick = {k: row.get(k) for k in TICK_FIELDS}
+                    self.latest[f"ticks.{symbol}"] = tick | self.books.get(symbol, {})
         elif kind in ("orders", "fills", "alerts"):
             room = "alerts" if kind == "alerts" else "orders"
             rows = [
@@ -100,7 +113,14 @@ class Fanout:
             await asyncio.sleep(max(0.0, self.period - (time.monotonic() - started)))
 
 
-OUTPUT_TOPICS = (topics.FEATURES, topics.PREDICTIONS, topics.ORDERS, topics.FILLS, topics.ALERTS)
+OUTPUT_TOPICS = (
+    topics.FEATURES,
+    topics.PREDICTIONS,
+    topics.ORDERS,
+    topics.FILLS,
+    topics.ALERTS,
+    topics.BOOK,
+)
 
 
 class KafkaFeed:

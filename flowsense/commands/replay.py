@@ -40,7 +40,7 @@ def parse_speed(text: str) -> float | None:
     return factor
 
 
-def _estimate_rows(feeds: list[Feed]) -> int:
+def estimate_rows(feeds: list[Feed]) -> int:
     """Input rows, for the progress bar (LOBSTER: lines of the message file)."""
     total = 0
     for feed in feeds:
@@ -79,7 +79,7 @@ def run_replay(
     flow = build_replay_flow(group_feeds(feeds), run_dir, settings, speed, latest)
     done = threading.Event()
     bar = threading.Thread(
-        target=_show_progress, args=(latest, _estimate_rows(feeds), done), daemon=True
+        target=_show_progress, args=(latest, estimate_rows(feeds), done), daemon=True
     )
     if progress:
         bar.start()

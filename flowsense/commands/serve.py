@@ -121,6 +121,15 @@ def serve(
     else:
         _migrate(settings)
         asgi = create_app(settings)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    if (settings.serve.web_dir / "index.html").is_file():
+        print(f"flowsense: dashboard at {url} (API docs at {url}docs)", file=sys.stderr)
+    else:
+        print(
+            f"flowsense: API at {url}docs; the dashboard is not built "
+            "(./scripts/setup.sh builds web/)",
+            file=sys.stderr,
+        )
     uvicorn.run(asgi, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
     if embedded:
         # The replay's Bytewax worker (a Rust thread holding Python state) may still run:

@@ -100,6 +100,8 @@ class BacktestOut(BaseModel):
     error: str | None = None
     created_at: str
     finished_at: str | None = None
+    progress: dict[str, int] | None = None
+    """While running: feature rows done so far and the input rows expected (LOBSTER)."""
 
 
 class Health(BaseModel):

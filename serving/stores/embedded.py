@@ -125,7 +125,8 @@ class EmbeddedStore:
         return self._recent("features", symbol, limit)
 
     async def bars(self, symbol: str, interval_s: int, limit: int) -> list[Row]:
-        """The replay's own bars (``replay.bar_s``): close, OFI and events; no open/high/low."""
+        """The replay's own bars (``replay.bar_s``): close, OFI, events and traded volume; no
+        open/high/low."""
         return [
             {
                 "ts_event": r["ts_event"],
@@ -136,6 +137,7 @@ class EmbeddedStore:
                 "close": r.get("mid"),
                 "ofi": r.get("ofi"),
                 "n_events": r.get("n_events"),
+                "volume": r.get("volume"),
             }
             for r in self._recent("bars", symbol, limit)
         ]
@@ -145,3 +147,9 @@ class EmbeddedStore:
         with self._lock:
             fills = self.rows.get("fills", {})
             return {s: float(r["position_after"]) for s, r in sorted(fills.items())}
+
+    async def alerts(self, limit: int) -> list[Row]:
+        cols = ("ts_event", "symbol", "alert_id", "severity", "name", "message")
+        rows = [r for s in self.symbols("alerts") for r in self._recent("alerts", s, limit)]
+        rows.sort(key=lambda r: (-r["ts_event"], r["alert_id"]))
+        return [{k: r.get(k) for k in cols} for r in rows[:limit]]

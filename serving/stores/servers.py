@@ -192,6 +192,16 @@ class ServerStore:
             )
             return {s: float(p) for s, p in await cur.fetchall()}
 
+    async def alerts(self, limit: int) -> list[Row]:
+        async with self.pg.connection() as conn:
+            cur = await conn.execute(
+                "SELECT ts_event, symbol, alert_id, severity, name, message FROM alerts "
+                "WHERE run_id = 'live' ORDER BY ts_event DESC, alert_id LIMIT %s",
+                (limit,),
+            )
+            cols = [d.name for d in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in await cur.fetchall()]
+
 
 def _iso_ns(text: Any) -> int:
     """QuestDB's ``2012-06-21T13:30:00.123456789Z`` -> int ns since the epoch."""

@@ -420,6 +420,31 @@ def test_socketio_client_receives_live_predictions(live):
     assert len(preds) <= hz * max(rate, 0.0) + 2
 
 
+def test_ticks_room_carries_the_live_book_to_ten_levels(live, sample):
+    """The live flow's ``book`` topic reaches the ``ticks`` room: every book a client got is
+    one of the book states of GOOG's 10-level LOBSTER sample, read here from the CSV."""
+    _, listener, _, _ = live
+    books = [d["data"] for _, kind, d in listener.got if kind == "ticks" and "bids" in d["data"]]
+    assert books, "no book in the ticks.GOOG room"
+    empty = 9_999_999_999  # LOBSTER's price of an empty level
+
+    def side(v: list[int], at: int) -> tuple:
+        return tuple(
+            (v[4 * i + at] / 10_000, float(v[4 * i + at + 1]))
+            for i in range(10)
+            if abs(v[4 * i + at]) < empty
+        )
+
+    states = set()
+    for line in next(sample.glob("GOOG_*_orderbook_10.csv")).read_text().splitlines():
+        v = [int(x) for x in line.split(",")]
+        states.add((side(v, 2), side(v, 0)))
+    for b in books:
+        assert (tuple(map(tuple, b["bids"])), tuple(map(tuple, b["asks"]))) in states
+    assert max(len(b["bids"]) for b in books) == 10
+    assert max(len(b["asks"]) for b in books) == 10
+
+
 def test_graphql_and_rest_answer_the_replays_predictions(api, live):
     replay_dir, _, _, user = live
     want = (

@@ -10,7 +10,7 @@ from pydantic import Field
 from schemas.trading import Side
 from serving import users
 from serving.api.deps import DB, CurrentUser, State, Trader
-from serving.api.params import NAME_PATTERN, OrderIn, OrderOut, Positions, Strict
+from serving.api.params import NAME_PATTERN, Limit, OrderIn, OrderOut, Positions, Strict
 from serving.orders import place_order
 from serving.security import Role
 
@@ -29,6 +29,13 @@ async def positions(
         raise HTTPException(403, "only admins see other accounts")
     pos = await state.store.positions(who)
     return {"user_id": who, "positions": [{"symbol": s, "quantity": q} for s, q in pos.items()]}
+
+
+@router.get("/alerts")
+async def alerts(state: State, user: CurrentUser, limit: Limit = 50) -> list[dict[str, Any]]:
+    """The newest risk alerts (the drawdown kill switch: ``HighDrawdown``, critical),
+    newest first: what the ``alerts`` room sent before a client joined it."""
+    return await state.store.alerts(limit)
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201)
