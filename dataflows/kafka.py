@@ -20,6 +20,7 @@ next write, never dropped.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,8 +32,10 @@ from bytewax.connectors.kafka import (
 )
 from bytewax.inputs import StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
+
+from dataflows import metrics
 
 Message = KafkaSourceMessage | KafkaError
 
@@ -50,7 +53,10 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
         idle_poll_s: float,
     ) -> None:
         self.consumer = Consumer(config)
-        self.consumer.assign([TopicPartition(topic, index, offset)])
+        self.tp = TopicPartition(topic, index, offset)
+        self.consumer.assign([self.tp])
+        self.lag = metrics.source_lag.labels(topic, str(index))
+        self.lag_at = 0.0
         self.offset = offset
         self.batch_size = batch_size
         self.idle = timedelta(seconds=idle_poll_s)
@@ -79,7 +85,21 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
             batch.append(m if error is None else KafkaError(error, m))
             self.offset = msg.offset() + 1
         self.awake = None if batch else datetime.now(UTC) + self.idle
+        if batch and (now := time.monotonic()) - self.lag_at >= metrics.LAG_EVERY_S:
+            self.lag_at = now
+            self._measure_lag()
+        elif not batch:
+            self.lag.set(0)
         return batch
+
+    def _measure_lag(self) -> None:
+        """High watermark minus the next offset (a broker round trip: every few seconds)."""
+        try:
+            _, high = self.consumer.get_watermark_offsets(self.tp, timeout=0.5)
+        except KafkaException:  # the broker did not answer in time: keep the last value
+            return
+        if high >= 0 and self.offset >= 0:
+            self.lag.set(max(0, high - self.offset))
 
     def next_awake(self) -> datetime | None:
         return self.awake
@@ -115,6 +135,8 @@ class _ProducerPartition(StatelessSinkPartition[KafkaSinkMessage]):
         self.producer = Producer(config)
         self.topic = topic
         self.failure: str | None = None
+        self.capacity = int(config.get("queue.buffering.max.messages", 100_000))
+        self.buffer = metrics.sink_buffer_ratio.labels(topic)
 
     def _delivered(self, err: Any, msg: Any) -> None:
         if err is not None and self.failure is None:
@@ -137,6 +159,7 @@ class _ProducerPartition(StatelessSinkPartition[KafkaSinkMessage]):
                 except BufferError:  # local queue full: wait for deliveries (back-pressure)
                     self.producer.poll(0.05)
         self.producer.poll(0)
+        self.buffer.set(len(self.producer) / self.capacity)
 
     def close(self) -> None:
         left = self.producer.flush(30)

@@ -98,7 +98,7 @@ def _route_label(scope: dict) -> str:
 
 def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
     """The whole app. ``embedded``: an ``EmbeddedStore`` fed by a replay in this process."""
-    metrics = Metrics()
+    metrics = Metrics(settings.risk.capital)
     pool = limiter = None
     store: Store
     if embedded is None:
