@@ -51,6 +51,7 @@ from bytewax.inputs import StatefulSourcePartition
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
+from dataflows.drift import add_drift
 from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource
 from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER
@@ -340,6 +341,7 @@ def build_live_flow(
     op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
     hot = op.merge("hot_values", out.features, out.predictions, out.fills)
     op.output("hot_redis", hot, RedisSink(settings.redis.url))
+    add_drift(out.features, settings.drift, settings.cache_dir)  # only with a reference
     return flow
 
 

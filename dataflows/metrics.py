@@ -10,7 +10,7 @@ registry's (``bytewax._metrics``). Each is set once per batch, never per tick.
 - ``flowsense_source_lag_messages{topic,partition}``: messages of an input
   partition not read yet (its high watermark minus the next offset), sampled
   at most every ``LAG_EVERY_S`` seconds.
-- ``flowsense_feature_drift{feature,statistic}``: ``psi`` (population
+- ``flowsense_feature_drift{feature,statistic,symbol}``: ``psi`` (population
   stability index) and ``ks`` (Kolmogorov-Smirnov statistic) of each feature
   and of the prediction between the training reference and the live window
   (``dataflows.drift``).
@@ -35,5 +35,5 @@ source_lag = Gauge(
 feature_drift = Gauge(
     "flowsense_feature_drift",
     "Drift of a feature (or the prediction) between the training reference and the live window",
-    ["feature", "statistic"],
+    ["feature", "statistic", "symbol"],
 )

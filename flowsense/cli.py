@@ -27,6 +27,7 @@ _debug = "--debug" in sys.argv
 
 def _register() -> None:
     from flowsense.commands import (  # noqa: F401
+        drift,
         evaluate,
         features,
         live,

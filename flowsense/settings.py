@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from operators.config import RiskConfig, StrategyConfig
+from operators.config import DriftConfig, RiskConfig, StrategyConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -208,6 +208,29 @@ class ServeConfig(BaseModel):
     """Log every request (JSON on stdout); off keeps the hot path fast."""
 
 
+class DriftSettings(DriftConfig):
+    """Drift of the live flow's features against a reference (``FLOWSENSE_DRIFT__*``), and
+    the thresholds of ``flowsense drift``."""
+
+    reference: Path | None = None
+    """Reference features (training data): a run folder, a Parquet/CSV features table or
+    market data. Unset: the live flow measures no drift (no step, no cost)."""
+    features: list[str] = Field(
+        default_factory=lambda: ["ofi", "spread", "bid_depth", "ask_depth", "trade_sz"]
+    )
+    window_rows: int = Field(5_000, ge=100)
+    """Live window: the newest rows of each symbol."""
+    every_s: float = Field(60.0, gt=0)
+    """Event-time seconds between two measures of a symbol's window."""
+    reference_rows: int = Field(50_000, ge=100)
+    """Reference rows kept per feature (an even subsample), to bound memory and KS time."""
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v in ("", None) else v
+
+
 class Settings(BaseSettings):
     """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``."""
 
@@ -242,6 +265,7 @@ class Settings(BaseSettings):
     postgres: PostgresConfig = PostgresConfig()
     redis: RedisConfig = RedisConfig()
     serve: ServeConfig = ServeConfig()
+    drift: DriftSettings = DriftSettings()
 
 
 @lru_cache
