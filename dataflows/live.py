@@ -67,6 +67,7 @@ from dataflows.tables import (
     ticks_table,
 )
 from flowsense.settings import Settings
+from flowsense.tracing import dataflow_tracer
 from schemas import topics, wire
 from schemas.market import Reject, RejectReason, TickBatch
 from schemas.trading import RiskReset
@@ -312,8 +313,9 @@ def build_live_flow(
     decoded = op.map("control_decode", control, decode_control)
     split = op.branch("control_ok", decoded, lambda x: isinstance(x, RiskReset))
     bad_control = op.map("control_rejects", split.falses, lambda r: (r.symbol, [r]))
+    tracer = dataflow_tracer(settings.tracing.otlp_endpoint, settings.tracing.service)
     out = trading_steps(
-        ticks_in(raw, settings), settings, frozenset(settings.kafka.symbols), split.trues
+        ticks_in(raw, settings), settings, frozenset(settings.kafka.symbols), split.trues, tracer
     )
 
     brokers = [settings.kafka.bootstrap]

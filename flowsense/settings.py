@@ -208,6 +208,18 @@ class ServeConfig(BaseModel):
     """Log every request (JSON on stdout); off keeps the hot path fast."""
 
 
+class TracingConfig(BaseModel):
+    """OpenTelemetry traces of the dataflows (``FLOWSENSE_TRACING__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``) of the dataflows, and of
+    the API unless ``serve.otlp_endpoint`` names another; unset: no tracing, no cost."""
+    service: str = "flowsense-dataflow"
+    """``service.name`` of the dataflows' spans."""
+
+
 class DriftSettings(DriftConfig):
     """Drift of the live flow's features against a reference (``FLOWSENSE_DRIFT__*``), and
     the thresholds of ``flowsense drift``."""
@@ -266,6 +278,7 @@ class Settings(BaseSettings):
     redis: RedisConfig = RedisConfig()
     serve: ServeConfig = ServeConfig()
     drift: DriftSettings = DriftSettings()
+    tracing: TracingConfig = TracingConfig()
 
 
 @lru_cache
