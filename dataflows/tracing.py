@@ -125,16 +125,16 @@ class _TracedAccount(StatefulLogic):
 
     def __init__(self, inner: Any, tracer: Any) -> None:
         self.inner, self.tracer = inner, tracer
-        self.recent: dict[str, deque[tuple[int, int, dict[str, str]]]] = {}
+        self.recent: dict[str, deque[tuple[int, int, Any]]] = {}  # seq range, decide context
 
     def _context_of(self, symbol: str, client_order_id: str) -> Any:
         try:
             seq = int(client_order_id.rsplit("-", 1)[1])
         except (IndexError, ValueError):
             return None
-        for lo, hi, carrier in reversed(self.recent.get(symbol, ())):
+        for lo, hi, ctx in reversed(self.recent.get(symbol, ())):
             if lo <= seq <= hi:
-                return _PROPAGATOR.extract(carrier)
+                return ctx
         return None
 
     def _records(self, out: list[list], fallback: Any) -> None:
@@ -156,11 +156,11 @@ class _TracedAccount(StatefulLogic):
             return out
         s = value.value
         r = _seq_range(s)
+        parent = _PROPAGATOR.extract(value.carrier)  # once per slice, kept for its orders
         if r is not None:
             self.recent.setdefault(s.symbol, deque(maxlen=RECENT_SLICES)).append(
-                (r[0], r[1], value.carrier)
+                (r[0], r[1], parent)
             )
-        parent = _PROPAGATOR.extract(value.carrier)
         span = self.tracer.start_span("account", context=parent)
         try:
             out = self.inner.on_item(s)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from operators.config import DriftConfig, RiskConfig, StrategyConfig
 
@@ -243,8 +243,24 @@ class DriftSettings(DriftConfig):
         return None if v in ("", None) else v
 
 
+class VaultConfig(BaseModel):
+    """HashiCorp Vault as a source of settings (``FLOWSENSE_VAULT__*``; ``flowsense.secrets``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    addr: str | None = None
+    """e.g. ``https://vault:8200``; unset: Vault is not read."""
+    token: SecretStr | None = None
+    mount: str = "secret"
+    """KV v2 secrets engine mount."""
+    path: str = "flowsense"
+    """The secret whose keys are setting names (``postgres__password``...)."""
+    namespace: str | None = None
+
+
 class Settings(BaseSettings):
-    """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``."""
+    """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``; secrets may also
+    come from Vault or files (``flowsense.secrets``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="FLOWSENSE_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -279,6 +295,29 @@ class Settings(BaseSettings):
     serve: ServeConfig = ServeConfig()
     drift: DriftSettings = DriftSettings()
     tracing: TracingConfig = TracingConfig()
+    vault: VaultConfig = VaultConfig()
+    secrets_dir: Path | None = None
+    """A folder of secret settings, one file each (``flowsense.secrets``)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Code, then the environment, then Vault (when an address is set), then files."""
+        from flowsense.secrets import files_source, vault_source
+
+        init = getattr(init_settings, "init_kwargs", {})
+        return (
+            init_settings,
+            env_settings,
+            vault_source(settings_cls, init),
+            files_source(settings_cls, init),
+        )
 
 
 @lru_cache
