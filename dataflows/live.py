@@ -344,6 +344,10 @@ def build_live_flow(
     hot = op.merge("hot_values", out.features, out.predictions, out.fills)
     op.output("hot_redis", hot, RedisSink(settings.redis.url))
     add_drift(out.features, settings.drift, settings.cache_dir)  # only with a reference
+    if settings.feast.push:
+        from dataflows.stores.feast import FeastPushSink
+
+        op.output("features_feast", out.features, FeastPushSink(settings))
     return flow
 
 

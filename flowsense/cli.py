@@ -29,6 +29,7 @@ def _register() -> None:
     from flowsense.commands import (  # noqa: F401
         drift,
         evaluate,
+        feast,
         features,
         live,
         query,

@@ -64,6 +64,7 @@ def read_vault(
     """The key/values of one KV v2 secret (``hvac``)."""
     try:
         import hvac
+        import requests
         from hvac import exceptions
     except ImportError:
         raise ValueError(
@@ -79,10 +80,10 @@ def read_vault(
         raise ValueError(f"{where}: permission denied (check FLOWSENSE_VAULT__TOKEN)") from None
     except exceptions.InvalidPath:
         raise ValueError(f"{where}: no such secret") from None
-    except (exceptions.VaultError, OSError) as e:
-        raise ValueError(f"{where}: {type(e).__name__}: {e}") from None
-    except Exception as e:  # requests' connection errors: the address is wrong or down
+    except requests.RequestException as e:  # refused, timed out: wrong address or down
         raise ValueError(f"{where}: does not answer ({type(e).__name__})") from None
+    except exceptions.VaultError as e:
+        raise ValueError(f"{where}: {type(e).__name__}: {e}") from None
     return {k: str(v) for k, v in resp["data"]["data"].items()}
 
 

@@ -243,6 +243,21 @@ class DriftSettings(DriftConfig):
         return None if v in ("", None) else v
 
 
+class FeastConfig(BaseModel):
+    """The Feast feature repository (``FLOWSENSE_FEAST__*``; ``dataflows.stores.feast``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dir: Path | None = None
+    """Registry and offline file; default ``<runtime_dir>/feast``."""
+    ttl_s: float = Field(60.0, gt=0)
+    """TTL of the ``ofi_features`` view: how old a row may be and still be served."""
+    levels: int = Field(5, gt=0)
+    """Multi-level OFI features in the view: ``ofi_1`` ... ``ofi_<levels>``."""
+    push: bool = False
+    """The live flow pushes each batch's newest features to the online store."""
+
+
 class VaultConfig(BaseModel):
     """HashiCorp Vault as a source of settings (``FLOWSENSE_VAULT__*``; ``flowsense.secrets``)."""
 
@@ -296,6 +311,7 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     tracing: TracingConfig = TracingConfig()
     vault: VaultConfig = VaultConfig()
+    feast: FeastConfig = FeastConfig()
     secrets_dir: Path | None = None
     """A folder of secret settings, one file each (``flowsense.secrets``)."""
 
