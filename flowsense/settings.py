@@ -248,6 +248,8 @@ class FeastConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    project: str = "flowsense"
+    """Feast project: its registry entries and its keys in Redis."""
     dir: Path | None = None
     """Registry and offline file; default ``<runtime_dir>/feast``."""
     ttl_s: float = Field(60.0, gt=0)

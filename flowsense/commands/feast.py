@@ -34,7 +34,7 @@ def feast_apply(
 ) -> None:
     """Write the offline store from the dataflow's features and apply the repository."""
     from dataflows.drift import load
-    from dataflows.stores.feast import apply
+    from flowsense.feature_repo import apply
 
     settings = Settings()
     features, _ = load(source, settings.cache_dir)
@@ -55,7 +55,7 @@ def feast_materialize(
     json: Json = False,
 ) -> None:
     """Load the offline features of a time range into the online store (Redis)."""
-    from dataflows.stores.feast import materialize
+    from flowsense.feature_repo import materialize
 
     report = materialize(Settings(), _when(start), _when(end))
     if json:
@@ -72,7 +72,7 @@ def feast_online(
     json: Json = False,
 ) -> None:
     """The online features of each symbol, from Redis."""
-    from dataflows.stores.feast import online
+    from flowsense.feature_repo import online
 
     values = online(Settings(), symbols)
     if json:
@@ -80,3 +80,33 @@ def feast_online(
     else:
         for s, row in values.items():
             print(s, " ".join(f"{k}={v}" for k, v in row.items()))
+
+
+@feast_app.command("historical")
+def feast_historical(
+    entities: Annotated[
+        Path, typer.Argument(help="Parquet/CSV of (symbol, ts_event ns): the training rows.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet (or .csv).")],
+    json: Json = False,
+) -> None:
+    """Point-in-time correct features for training rows, from the offline store."""
+    import polars as pl
+
+    from flowsense.commands.features import write_frame
+    from flowsense.errors import InputError
+    from flowsense.feature_repo import historical
+    from flowsense.options import existing
+
+    path = existing(entities)
+    df = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+    if not {"symbol", "ts_event"} <= set(df.columns):
+        raise InputError(f"{entities}: needs columns symbol and ts_event (int ns)")
+    frame = historical(Settings(), df)
+    write_frame(frame, out)
+    report = {"entities": str(entities), "out": str(out), "rows": frame.height,
+              "columns": frame.columns}  # fmt: skip
+    if json:
+        emit_json(report)
+    else:
+        Console(stderr=True).print(f"wrote {frame.height:,} rows of features to {out}")

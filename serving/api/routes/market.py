@@ -58,6 +58,27 @@ async def features(
     return await state.store.features(symbol, limit)
 
 
+@router.get("/features/{symbol}/online")
+async def online_features(state: State, user: CurrentUser, symbol: Symbol) -> dict[str, Any]:
+    """The symbol's features in Feast's online store (``ofi_features``, Redis): what a model
+    serving outside the dataflow would read."""
+    import asyncio
+
+    from flowsense.feature_repo import online
+
+    if state.local_user is not None:
+        raise HTTPException(503, "the Feast online store needs Redis (not embedded)")
+    try:
+        values = await asyncio.to_thread(
+            lambda: online(state.settings, [symbol], state.feature_store())[symbol]
+        )
+    except Exception as e:  # registry missing (no `flowsense feast apply`), Redis down
+        raise HTTPException(503, f"Feast online store: {type(e).__name__}: {e}") from None
+    if all(v is None for v in values.values()):
+        raise HTTPException(404, f"no online features for {symbol}")
+    return {"symbol": symbol, "feature_view": "ofi_features", "features": values}
+
+
 @router.get("/bars/{symbol}")
 async def bars(
     state: State,
