@@ -17,8 +17,10 @@ hundreds of thousands of rows of a trading day any difference is
 drifted when at least ``share`` of its features have (Evidently's default
 rule for a data set).
 
-The formulas are a few lines; Evidently computes the same but brings a
-large dependency tree (plotly, nltk, ...) for it, so they are written here.
+The formulas are a few lines; Evidently computes the same but Evidently 0.7.23
+would install 79 packages into a fresh environment (plotly, nltk, scikit-learn,
+statsmodels, litestar, ...; ``uv pip install --dry-run``), so they are written here
+on scipy's KS test.
 """
 
 from __future__ import annotations
