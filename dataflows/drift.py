@@ -59,15 +59,18 @@ def reference_values(cfg: DriftSettings, cache_dir: Path | None = None) -> dict[
 
 
 class _Drift:
-    """The ``drift`` step of one symbol: book rows of each batch into its window."""
+    """The ``drift`` step of one symbol: book rows of each batch into its window (the
+    reference is shared by every symbol and left out of the state)."""
 
-    def __init__(self, reference: dict[str, np.ndarray], cfg: DriftSettings) -> None:
-        self.window = DriftWindow(reference, cfg.window_rows, int(cfg.every_s * 1e9), cfg)
+    def __init__(self, cfg: DriftSettings) -> None:
+        self.window = DriftWindow(cfg.features, cfg.window_rows, int(cfg.every_s * 1e9), cfg)
 
-    def update(self, batch: FeatureBatch) -> list[FeatureDrift] | None:
+    def update(
+        self, batch: FeatureBatch, reference: dict[str, np.ndarray]
+    ) -> list[FeatureDrift] | None:
         book = (batch["flags"] & TickFlag.BOOK) != 0
         cols = {c: batch[c][book] for c in self.window.names}
-        return self.window.update(cols, batch["ts_event"][book])
+        return self.window.update(cols, batch["ts_event"][book], reference)
 
 
 class _GaugePartition(StatelessSinkPartition[tuple[str, list[FeatureDrift]]]):
@@ -93,8 +96,8 @@ def add_drift(features: Any, cfg: DriftSettings, cache_dir: Path | None = None) 
     reference = reference_values(cfg, cache_dir)
 
     def step(state: _Drift | None, batch: FeatureBatch) -> tuple[_Drift, Any]:
-        state = state or _Drift(reference, cfg)
-        return state, state.update(batch)
+        state = state or _Drift(cfg)
+        return state, state.update(batch, reference)
 
     measured = op.stateful_map("drift", features, step)
     drifts = op.filter_map_value("drift_measures", measured, lambda d: d)

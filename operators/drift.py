@@ -106,30 +106,29 @@ def window_drift(
 
 
 class DriftWindow:
-    """The live window of one symbol's features, measured against the reference.
+    """The live window of one symbol's features, measured against a reference.
 
     ``update`` appends a batch (columns of equal length, and its event times)
     to a ring of the newest ``rows`` values per feature; once the ring is full,
     and at most every ``every_ns`` of event time, it returns each feature's
-    drift, else ``None``. State: the ring (``rows`` x features floats) and two ints.
+    drift against ``reference``, else ``None``. State (what a snapshot copies):
+    the ring (``rows`` x features floats) and two ints; the reference is passed
+    in, never kept.
     """
 
     def __init__(
-        self,
-        reference: dict[str, np.ndarray],
-        rows: int,
-        every_ns: int,
-        config: DriftConfig | None = None,
+        self, names: list[str], rows: int, every_ns: int, config: DriftConfig | None = None
     ) -> None:
-        self.reference = reference
-        self.names = list(reference)
+        self.names = list(names)
         self.rows, self.every_ns = rows, every_ns
         self.config = config or DriftConfig()
         self.ring = np.full((len(self.names), rows), np.nan)
         self.filled = 0
         self.next_ns: int | None = None
 
-    def update(self, columns: dict[str, np.ndarray], ts: np.ndarray) -> list[FeatureDrift] | None:
+    def update(
+        self, columns: dict[str, np.ndarray], ts: np.ndarray, reference: dict[str, np.ndarray]
+    ) -> list[FeatureDrift] | None:
         n = len(ts)
         if n == 0:
             return None
@@ -142,6 +141,6 @@ class DriftWindow:
             return None
         self.next_ns = now + self.every_ns
         return [
-            feature_drift(c, self.reference[c], self.ring[i], self.config)
+            feature_drift(c, reference[c], self.ring[i], self.config)
             for i, c in enumerate(self.names)
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from pathlib import Path
 
 import bytewax.operators as op
@@ -120,17 +121,19 @@ def test_the_live_window_is_the_newest_rows_whatever_the_batching(amzn):
     ref = columns(window(amzn, 14, 15))
     live = window(amzn, 18.5, 19.5)
     for size in (1000, 337, 5000):
-        w = DriftWindow(ref, rows=2_000, every_ns=10**18)
+        w = DriftWindow(list(FEATURES), rows=2_000, every_ns=10**18)
         measures = []
         for i in range(0, live.height, size):
             part = live[i : i + size]
-            if (m := w.update(columns(part), part["ts_event"].to_numpy())) is not None:
+            if (m := w.update(columns(part), part["ts_event"].to_numpy(), ref)) is not None:
                 measures.append((i + part.height, m))
         assert len(measures) == 1, size  # then not again for 10**18 ns
         end, got = measures[0]
         assert end == -(-2_000 // size) * size
         newest = live[end - 2_000 : end]
         assert got == [feature_drift(c, ref[c], columns(newest)[c]) for c in FEATURES]
+        # A snapshot holds the ring only, never the (much larger) reference.
+        assert len(pickle.dumps(w)) < 2_000 * len(FEATURES) * 8 + 2_000
 
 
 def feature_batches(df: pl.DataFrame, size: int) -> list[FeatureBatch]:
