@@ -21,6 +21,7 @@ next write, never dropped.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,8 +38,10 @@ from bytewax.outputs import (
     StatefulSinkPartition,
     StatelessSinkPartition,
 )
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
+
+from dataflows import metrics
 
 Message = KafkaSourceMessage | KafkaError
 log = logging.getLogger("flowsense.kafka")
@@ -77,7 +80,10 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
                     f"its end ({high}): the topic was recreated; start afresh (flowsense live "
                     "--fresh)"
                 )
-        self.consumer.assign([TopicPartition(topic, index, offset)])
+        self.tp = TopicPartition(topic, index, offset)
+        self.consumer.assign([self.tp])
+        self.lag = metrics.source_lag.labels(topic, str(index))
+        self.lag_at = 0.0
         self.offset = offset
         self.batch_size = batch_size
         self.idle = timedelta(seconds=idle_poll_s)
@@ -109,7 +115,21 @@ class KafkaPartition(StatefulSourcePartition[Message, int]):
             batch.append(m if error is None else KafkaError(error, m))
             self.offset = msg.offset() + 1
         self.awake = None if batch else datetime.now(UTC) + self.idle
+        if batch and (now := time.monotonic()) - self.lag_at >= metrics.LAG_EVERY_S:
+            self.lag_at = now
+            self._measure_lag()
+        elif not batch:
+            self.lag.set(0)
         return batch
+
+    def _measure_lag(self) -> None:
+        """High watermark minus the next offset (a broker round trip: every few seconds)."""
+        try:
+            _, high = self.consumer.get_watermark_offsets(self.tp, timeout=0.5)
+        except KafkaException:  # the broker did not answer in time: keep the last value
+            return
+        if high >= 0 and self.offset >= 0:
+            self.lag.set(max(0, high - self.offset))
 
     def next_awake(self) -> datetime | None:
         return self.awake
@@ -153,6 +173,8 @@ class _ProducerPartition(StatelessSinkPartition[KafkaSinkMessage]):
         self.producer = Producer(config)
         self.topic = topic
         self.failure: str | None = None
+        self.capacity = int(config.get("queue.buffering.max.messages", 100_000))
+        self.buffer = metrics.sink_buffer_ratio.labels(topic)
 
     def _delivered(self, err: Any, msg: Any) -> None:
         if err is not None and self.failure is None:
@@ -175,6 +197,7 @@ class _ProducerPartition(StatelessSinkPartition[KafkaSinkMessage]):
                 except BufferError:  # local queue full: wait for deliveries (back-pressure)
                     self.producer.poll(0.05)
         self.producer.poll(0)
+        self.buffer.set(len(self.producer) / self.capacity)
 
     def close(self) -> None:
         left = self.producer.flush(30)

@@ -51,6 +51,7 @@ from bytewax.inputs import StatefulSourcePartition
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
+from dataflows.drift import add_drift
 from dataflows.kafka import AsyncKafkaSink, LowLatencyKafkaSource, RecoverableKafkaSink
 from dataflows.normalize import Normalizer, Received, symbol_of
 from dataflows.publish import TS_RECV_HEADER
@@ -67,6 +68,7 @@ from dataflows.tables import (
     ticks_table,
 )
 from flowsense.settings import Settings
+from flowsense.tracing import dataflow_tracer
 from schemas import topics, wire
 from schemas.market import Reject, RejectReason, TickBatch
 from schemas.trading import RiskReset
@@ -369,12 +371,14 @@ def build_live_flow(
     decoded = op.map("control_decode", control, decode_control)
     split = op.branch("control_ok", decoded, lambda x: isinstance(x, RiskReset))
     bad_control = op.map("control_rejects", split.falses, lambda r: (r.symbol, [r]))
+    tracer = dataflow_tracer(settings.tracing.otlp_endpoint, settings.tracing.service)
     out = trading_steps(
         ticks_in(raw, settings),
         settings,
         frozenset(settings.kafka.symbols),
         split.trues,
         settings.kafka.merge_wait_ms,
+        tracer,
     )
 
     brokers = [settings.kafka.bootstrap]
@@ -411,6 +415,11 @@ def build_live_flow(
     op.output("trading_postgres", trading, PostgresSink(settings.postgres.dsn))
     hot = op.merge("hot_values", out.features, out.predictions, out.fills)
     op.output("hot_redis", hot, RedisSink(settings.redis.url))
+    add_drift(out.features, settings.drift, settings.cache_dir)  # only with a reference
+    if settings.feast.push:
+        from dataflows.stores.feast import FeastPushSink
+
+        op.output("features_feast", out.features, FeastPushSink(settings))
     return flow
 
 

@@ -8,6 +8,7 @@ keeps every step in between.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -27,6 +28,7 @@ from dataflows.tables import (
     rejects_table,
 )
 from flowsense.settings import Settings
+from flowsense.tracing import dataflow_tracer
 
 
 def build_replay_flow(
@@ -35,8 +37,12 @@ def build_replay_flow(
     settings: Settings,
     speed: float | None = None,
     latest: LatestValues | None = None,
+    tracer: Any = None,
 ) -> Dataflow:
-    """The replay dataflow over ``groups`` of feeds, writing its tables under ``run_dir``."""
+    """The replay dataflow over ``groups`` of feeds, writing its tables under ``run_dir``.
+
+    ``tracer``: an OpenTelemetry tracer; ``None``: the settings' (``FLOWSENSE_TRACING__*``),
+    which is no tracing unless an OTLP endpoint is set."""
     rc = settings.replay
     flow = Dataflow("replay")
     raw = op.input(
@@ -44,7 +50,9 @@ def build_replay_flow(
     )
     # LOBSTER groups are symbols: the account step waits for each (event-time merge).
     symbols = frozenset(g for g, feeds in groups.items() if all(f.kind == "lobster" for f in feeds))
-    out = trading_steps(key_by_symbol(raw), settings, symbols)
+    if tracer is None:
+        tracer = dataflow_tracer(settings.tracing.otlp_endpoint, settings.tracing.service)
+    out = trading_steps(key_by_symbol(raw), settings, symbols, tracer=tracer)
     replay_sinks(out, run_dir, latest)
     return flow
 

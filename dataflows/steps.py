@@ -231,31 +231,60 @@ def trading_steps(
     symbols: frozenset[str] = frozenset(),
     resets: Stream[RiskReset] | None = None,
     merge_wait_ms: float | None = None,
+    tracer: Any = None,
 ) -> Outputs:
     """Validate, compute features and bars, predict, decide, gate and execute.
 
     ``symbols``: the symbols the account will see, when known up front (the
     account step waits for each before it decides: see ``operators.account``);
     ``resets``: operators' ``RiskReset`` records; ``merge_wait_ms`` (live): how
-    long the account waits for a quiet symbol before it trades the others' rows.
+    long the account waits for a quiet symbol before it trades the others' rows;
+    ``tracer``: an OpenTelemetry tracer to trace every batch from its ticks to its
+    orders (``dataflows.tracing``); ``None``: the plain steps, no tracing work at all.
     """
     rc = settings.replay
     bundle = load_model(settings) if rc.predictor in NEEDS_MODEL else None
     make_predictor(rc.predictor, bundle)  # fail now, with the list of names, not in a worker
-    checked = op.stateful_map("validate", keyed, _validate)
-    rejects = op.filter_map_value("rejected", checked, lambda c: c.rejects or None)
-    ticks = op.filter_map_value("accepted", checked, lambda c: c.ticks)
+    tr = None
+    if tracer is not None:
+        from dataflows.tracing import StepTracing
+
+        tr = StepTracing(tracer)
+        keyed = op.map("trace_in", keyed, tr.start("ticks"))
+
+    def stateful(name: str, fn: Callable) -> Callable:
+        return fn if tr is None else tr.stateful(name, fn)
+
+    def keep(fn: Callable) -> Callable:
+        return fn if tr is None else tr.keep(fn)
+
+    def drop(fn: Callable) -> Callable:
+        return fn if tr is None else tr.drop(fn)
+
+    def plain(name: str, stream: KeyedStream) -> KeyedStream:
+        return stream if tr is None else op.map_value(name, stream, tr.drop())
+
+    checked = op.stateful_map("validate", keyed, stateful("validate", _validate))
+    rejects = op.filter_map_value("rejected", checked, drop(lambda c: c.rejects or None))
+    ticks = op.filter_map_value("accepted", checked, keep(lambda c: c.ticks))
     features = op.stateful_map(
-        "features", ticks, _stateful(lambda t: FeatureState(t.instrument), "update")
+        "features",
+        ticks,
+        stateful("features", _stateful(lambda t: FeatureState(t.instrument), "update")),
     )
+    features_out = plain("features_plain", features)
     bar_ns = int(rc.bar_s * 1e9)
-    bars = op.stateful("bars", features, lambda resume: _Bars(bar_ns, resume))
+    bars = op.stateful("bars", features_out, lambda resume: _Bars(bar_ns, resume))
     predicted = op.stateful_map(
-        "predict", features, _stateful(lambda _: _Predict(rc.predictor, bundle), "update")
+        "predict",
+        features,
+        stateful("predict", _stateful(lambda _: _Predict(rc.predictor, bundle), "update")),
     )
-    predictions = op.map_value("predictions", predicted, lambda fp: fp[1])
+    predictions = op.map_value("predictions", predicted, drop(lambda fp: fp[1]))
     slices = op.stateful_map(
-        "decide", predicted, _stateful(lambda _: _Decide(Strategy(settings.strategy)), "update")
+        "decide",
+        predicted,
+        stateful("decide", _stateful(lambda _: _Decide(Strategy(settings.strategy)), "update")),
     )
     account = settings.risk.account
     to_account = op.key_on(
@@ -270,10 +299,16 @@ def trading_steps(
         wait = None if merge_wait_ms is None else int(merge_wait_ms * 1e6)
         return Account(settings.risk, execution, symbols, wait)
 
-    records = op.stateful("account", to_account, lambda resume: _Account(make, resume))
+    def logic(resume: Account | None) -> StatefulLogic:
+        inner = _Account(make, resume)
+        return inner if tr is None else tr.account(inner)
+
+    records = op.stateful("account", to_account, logic)
     orders = op.flat_map(
         "orders_by_symbol", records, _by_symbol(SubmitOrder, OrderDenied, OrderCancelled)
     )
     fills = op.flat_map("fills_by_symbol", records, _by_symbol(OrderFilled))
     alerts = op.flat_map("alerts_by_symbol", records, _by_symbol(Alert))
+    ticks = plain("ticks_plain", ticks)
+    features = features_out
     return Outputs(rejects, ticks, features, bars, predictions, orders, fills, alerts)

@@ -27,7 +27,9 @@ _debug = "--debug" in sys.argv
 
 def _register() -> None:
     from flowsense.commands import (  # noqa: F401
+        drift,
         evaluate,
+        feast,
         features,
         live,
         query,

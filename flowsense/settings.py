@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from operators.config import RiskConfig, StrategyConfig
+from operators.config import DriftConfig, RiskConfig, StrategyConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -247,8 +247,76 @@ class ServeConfig(BaseModel):
     ``scripts/setup.sh``), served at ``/`` when it exists."""
 
 
+class TracingConfig(BaseModel):
+    """OpenTelemetry traces of the dataflows (``FLOWSENSE_TRACING__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``) of the dataflows, and of
+    the API unless ``serve.otlp_endpoint`` names another; unset: no tracing, no cost."""
+    service: str = "flowsense-dataflow"
+    """``service.name`` of the dataflows' spans."""
+
+
+class DriftSettings(DriftConfig):
+    """Drift of the live flow's features against a reference (``FLOWSENSE_DRIFT__*``), and
+    the thresholds of ``flowsense drift``."""
+
+    reference: Path | None = None
+    """Reference features (training data): a run folder, a Parquet/CSV features table or
+    market data. Unset: the live flow measures no drift (no step, no cost)."""
+    features: list[str] = Field(
+        default_factory=lambda: ["ofi", "spread", "bid_depth", "ask_depth", "trade_sz"]
+    )
+    window_rows: int = Field(5_000, ge=100)
+    """Live window: the newest rows of each symbol."""
+    every_s: float = Field(60.0, gt=0)
+    """Event-time seconds between two measures of a symbol's window."""
+    reference_rows: int = Field(50_000, ge=100)
+    """Reference rows kept per feature (an even subsample), to bound memory and KS time."""
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v in ("", None) else v
+
+
+class FeastConfig(BaseModel):
+    """The Feast feature repository (``FLOWSENSE_FEAST__*``; ``dataflows.stores.feast``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project: str = "flowsense"
+    """Feast project: its registry entries and its keys in Redis."""
+    dir: Path | None = None
+    """Registry and offline file; default ``<runtime_dir>/feast``."""
+    ttl_s: float = Field(60.0, gt=0)
+    """TTL of the ``ofi_features`` view: how old a row may be and still be served."""
+    levels: int = Field(5, gt=0)
+    """Multi-level OFI features in the view: ``ofi_1`` ... ``ofi_<levels>``."""
+    push: bool = False
+    """The live flow pushes each batch's newest features to the online store."""
+
+
+class VaultConfig(BaseModel):
+    """HashiCorp Vault as a source of settings (``FLOWSENSE_VAULT__*``; ``flowsense.secrets``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    addr: str | None = None
+    """e.g. ``https://vault:8200``; unset: Vault is not read."""
+    token: SecretStr | None = None
+    mount: str = "secret"
+    """KV v2 secrets engine mount."""
+    path: str = "flowsense"
+    """The secret whose keys are setting names (``postgres__password``...)."""
+    namespace: str | None = None
+
+
 class Settings(BaseSettings):
-    """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``."""
+    """FlowSense settings. Every field can be set as ``FLOWSENSE_<NAME>``; secrets may also
+    come from Vault or files (``flowsense.secrets``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="FLOWSENSE_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -282,6 +350,32 @@ class Settings(BaseSettings):
     postgres: PostgresConfig = PostgresConfig()
     redis: RedisConfig = RedisConfig()
     serve: ServeConfig = ServeConfig()
+    drift: DriftSettings = DriftSettings()
+    tracing: TracingConfig = TracingConfig()
+    vault: VaultConfig = VaultConfig()
+    feast: FeastConfig = FeastConfig()
+    secrets_dir: Path | None = None
+    """A folder of secret settings, one file each (``flowsense.secrets``)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Code, then the environment, then Vault (when an address is set), then files."""
+        from flowsense.secrets import files_source, vault_source
+
+        init = getattr(init_settings, "init_kwargs", {})
+        return (
+            init_settings,
+            env_settings,
+            vault_source(settings_cls, init),
+            files_source(settings_cls, init),
+        )
 
 
 @lru_cache

@@ -38,3 +38,19 @@ class RiskConfig(BaseModel):
     """Drawdown from the equity peak that halts all trading until an operator resets it."""
     account: str = "paper"
     """The account the flow trades for (the key of the account step)."""
+
+
+class DriftConfig(BaseModel):
+    """When a feature or a window has drifted (``operators.drift``; ``FLOWSENSE_DRIFT__*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bins: int = Field(10, ge=2)
+    """PSI bins: the reference's quantiles."""
+    psi_threshold: float = Field(0.2, gt=0)
+    """A column drifts at this population stability index or more..."""
+    ks_threshold: float = Field(0.05, gt=0, le=1)
+    """...or when the KS test rejects at ``alpha`` with a CDF gap of at least this."""
+    alpha: float = Field(0.01, gt=0, lt=1)
+    share: float = Field(0.5, gt=0, le=1)
+    """A window drifts when at least this share of its features do."""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up FlowSense on a fresh machine: a locked Python environment in .venv.
 # Idempotent and fast when nothing changed (uv caches every download).
-#   EXTRAS="dev models serve broker"   extras of pyproject.toml to install (space separated)
+#   EXTRAS="dev models serve broker feast"   extras of pyproject.toml to install (space separated)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +15,7 @@ if ! "$PY" -m uv --version >/dev/null 2>&1; then
   "$PY" -m pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
 fi
 extras=()
-for extra in ${EXTRAS:-dev models serve broker}; do extras+=(--extra "$extra"); done
+for extra in ${EXTRAS:-dev models serve broker feast}; do extras+=(--extra "$extra"); done
 "$PY" -m uv sync --frozen --python "$PY" "${extras[@]}" --quiet
 echo "setup: environment ready in .venv ($(.venv/bin/python -V))" >&2
 

@@ -16,6 +16,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.responses import Response
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from flowsense.settings import Settings
@@ -58,7 +59,11 @@ class Observe:
 
         span = None
         if self.state.tracer is not None:
-            span = self.state.tracer.start_span(f"{scope['method']} {scope['path']}")
+            span = self.state.tracer.start_span(
+                f"{scope['method']} {scope['path']}",
+                context=_incoming_trace(scope),
+                kind=SpanKind.SERVER,
+            )
         try:
             await self.app(scope, receive, send_status)
         finally:
@@ -83,6 +88,19 @@ class Observe:
                 )
 
 
+def _incoming_trace(scope: dict) -> Any:
+    """The caller's trace context (W3C ``traceparent`` header), so the request's span joins
+    the caller's trace; ``None``: a new trace."""
+    for name, value in scope.get("headers", ()):
+        if name == b"traceparent":
+            from opentelemetry.trace.propagation.tracecontext import (
+                TraceContextTextMapPropagator,
+            )
+
+            return TraceContextTextMapPropagator().extract({"traceparent": value.decode()})
+    return None
+
+
 def _route_label(scope: dict) -> str:
     """The route template (``/api/v1/predictions/{symbol}``), never the raw path: a label
     per symbol or id would make the metric's cardinality unbounded."""
@@ -96,9 +114,13 @@ def _route_label(scope: dict) -> str:
     return "other"
 
 
-def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
-    """The whole app. ``embedded``: an ``EmbeddedStore`` fed by a replay in this process."""
-    metrics = Metrics()
+def create_app(
+    settings: Settings, embedded: Any = None, tracer_provider: Any = None
+) -> socketio.ASGIApp:
+    """The whole app. ``embedded``: an ``EmbeddedStore`` fed by a replay in this process;
+    ``tracer_provider``: an OpenTelemetry provider for the request spans (default: OTLP
+    export when an endpoint is set, else no tracing)."""
+    metrics = Metrics(settings.risk.capital)
     pool = limiter = None
     store: Store
     if embedded is None:
@@ -125,7 +147,7 @@ def create_app(settings: Settings, embedded: Any = None) -> socketio.ASGIApp:
         limiter=limiter,
         local_user=LOCAL_USER if embedded is not None else None,
     )
-    provider = tracing(cfg.otlp_endpoint)
+    provider = tracer_provider or tracing(cfg.otlp_endpoint or settings.tracing.otlp_endpoint)
     if provider is not None:
         state.tracer = provider.get_tracer("flowsense.serving")
     # Several API processes share one socket without sticky sessions: a long-polling

@@ -9,7 +9,9 @@ Kafka output topics, or the embedded replay's sinks) and updates:
   dataflow -> serving leg; embedded, from the batch's hand-over (≈ 0).
 - ``flowsense_trade_pnl_dollars{symbol}``: cash of the fills plus position at
   the newest mid (mark to market); ``flowsense_drawdown_dollars``: the peak of
-  the total minus the total now.
+  the total minus the total now; ``flowsense_drawdown_ratio``: that drawdown as a
+  fraction of the peak equity (``capital`` + peak total), the measure of the
+  account's kill switch and of the ``HighDrawdown`` alert.
 - ``flowsense_model_accuracy_percent{model}``: hit rate of the direction
   predicted just before each change of the mid, against the sign of that
   change (flat predictions not scored), over the predictions seen so far.
@@ -46,7 +48,8 @@ def exposition(registry: CollectorRegistry) -> bytes:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, capital: float = 40_000.0) -> None:
+        self.capital = capital
         r = self.registry = CollectorRegistry()
         self.requests = Counter(
             "flowsense_api_requests", "API requests", ["method", "route", "status"], registry=r
@@ -79,6 +82,11 @@ class Metrics:
             "Peak total PnL minus total PnL now",
             registry=r,
             multiprocess_mode="mostrecent",
+        )
+        self.drawdown_ratio = Gauge(
+            "flowsense_drawdown_ratio",
+            "Drawdown as a fraction of the peak equity (capital + peak PnL)",
+            registry=r,
         )
         self.accuracy = Gauge(
             "flowsense_model_accuracy_percent",
@@ -165,3 +173,5 @@ class OutputMetrics:
         for s, v in pnl.items():
             self.m.pnl.labels(s).set(v)
         self.m.drawdown.set(drawdown)
+        peak_equity = self.m.capital + self.peak
+        self.m.drawdown_ratio.set(drawdown / peak_equity if peak_equity > 0 else 0.0)

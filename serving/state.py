@@ -32,6 +32,7 @@ class AppState:
     kafka: Any = None
     tracer: Any = None
     _crypto: Crypto | None = None
+    _feast: Any = None
     key_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     KEY_CACHE_S = 10.0
     """API keys are looked up in PostgreSQL at most every 10 s (a revoked key works ≤ 10 s)."""
@@ -42,6 +43,14 @@ class AppState:
 
             self._crypto = Crypto(fernet_key(self.settings))
         return self._crypto
+
+    def feature_store(self) -> Any:
+        """Feast's store of ``flowsense.feature_repo`` (Feast imported on first use)."""
+        if self._feast is None:
+            from flowsense.feature_repo import feature_store
+
+            self._feast = feature_store(self.settings)
+        return self._feast
 
     def cached_key(self, key: str) -> Principal | None:
         hit = self.key_cache.get(key)

@@ -42,15 +42,8 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def tracing(endpoint: str | None, service: str = "flowsense-api") -> Any:
-    """A tracer provider exporting over OTLP/HTTP to ``endpoint``; ``None`` when none is set.
-    Spans leave in batches from a thread of the SDK; ``shutdown()`` sends what is left."""
-    if not endpoint:
-        return None
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    """A tracer provider exporting over OTLP/HTTP to ``endpoint``; ``None`` when none is set
+    (``flowsense.tracing.tracer_provider``)."""
+    from flowsense.tracing import tracer_provider
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    return provider
+    return tracer_provider(endpoint, service)

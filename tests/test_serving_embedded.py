@@ -150,6 +150,9 @@ def test_output_metrics_match_hand_calculations():
             pytest.approx(pnl)
         )
         assert m.registry.get_sample_value("flowsense_drawdown_dollars") == pytest.approx(drawdown)
+        # Peak equity 40 000 + 49 (the default capital), 100 below it at the end.
+        ratio = m.registry.get_sample_value("flowsense_drawdown_ratio")
+        assert ratio == pytest.approx(drawdown / 40_049.0)
     assert np.isfinite(latency)
 
 

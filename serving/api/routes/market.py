@@ -58,6 +58,36 @@ async def features(
     return await state.store.features(symbol, limit)
 
 
+@router.get("/features/{symbol}/online")
+async def online_features(state: State, user: CurrentUser, symbol: Symbol) -> dict[str, Any]:
+    """The symbol's features in Feast's online store (``ofi_features``, Redis): what a model
+    serving outside the dataflow would read. The first call loads Feast (seconds)."""
+    import asyncio
+
+    from flowsense.feature_repo import feast_dir, online
+
+    if state.local_user is not None:
+        raise HTTPException(503, "the Feast online store needs Redis (not embedded)")
+    if not (feast_dir(state.settings) / "registry.db").exists():
+        raise HTTPException(404, "no Feast repository: run `flowsense feast apply`")
+
+    def read() -> dict[str, Any] | None:
+        from feast.errors import FeastObjectNotFoundException
+
+        try:
+            return online(state.settings, [symbol], state.feature_store())[symbol]
+        except FeastObjectNotFoundException:  # applied without the view: nothing to serve
+            return None
+
+    try:
+        values = await asyncio.to_thread(read)  # Feast is synchronous (and slow to import)
+    except Exception as e:  # Redis down or refusing
+        raise HTTPException(503, f"Feast online store: {type(e).__name__}: {e}") from None
+    if values is None or all(v is None for v in values.values()):
+        raise HTTPException(404, f"no online features for {symbol}")
+    return {"symbol": symbol, "feature_view": "ofi_features", "features": values}
+
+
 @router.get("/bars/{symbol}")
 async def bars(
     state: State,
