@@ -10,6 +10,9 @@ registry's (``bytewax._metrics``). Each is set once per batch, never per tick.
 - ``flowsense_source_lag_messages{topic,partition}``: messages of an input
   partition not read yet (its high watermark minus the next offset), sampled
   at most every ``LAG_EVERY_S`` seconds.
+- ``flowsense_store_down_seconds{store}`` and ``flowsense_store_retries_total{store}``:
+  how long a sink has been waiting for its server (0 when it answers) and how many
+  times it retried (``dataflows.stores.retry``).
 - ``flowsense_feature_drift{feature,statistic,symbol}``: ``psi`` (population
   stability index) and ``ks`` (Kolmogorov-Smirnov statistic) of each feature
   and of the prediction between the training reference and the live window
@@ -18,7 +21,7 @@ registry's (``bytewax._metrics``). Each is set once per batch, never per tick.
 
 from __future__ import annotations
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 LAG_EVERY_S = 5.0
 
@@ -36,4 +39,14 @@ feature_drift = Gauge(
     "flowsense_feature_drift",
     "Drift of a feature (or the prediction) between the training reference and the live window",
     ["feature", "statistic", "symbol"],
+)
+store_down = Gauge(
+    "flowsense_store_down_seconds",
+    "A sink waiting for its server: seconds since it stopped answering (0: it answers)",
+    ["store"],
+)
+store_retries = Counter(
+    "flowsense_store_retries",
+    "Writes retried because the server did not answer",
+    ["store"],
 )

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from dataflows import metrics
+
 T = TypeVar("T")
 
 
@@ -38,6 +40,8 @@ class Outage:
         self.alert_after_s = alert_after_s
         self.retries = 0
         self.alerts = 0
+        self.down_gauge = metrics.store_down.labels(name)
+        self.retry_count = metrics.store_retries.labels(name)
 
     def call(self, op: Callable[[], T], on_retry: Callable[[], None] = lambda: None) -> T:
         """``op()``; while it fails with a transient error, ``on_retry()`` and again."""
@@ -51,6 +55,8 @@ class Outage:
                 since = since or time.monotonic()
                 down = time.monotonic() - since
                 self.retries += 1
+                self.retry_count.inc()
+                self.down_gauge.set(down)
                 self.log.warning(
                     "%s unreachable for %.1f s (%s: %s); retrying in %.1f s, nothing dropped",
                     self.name, down, type(e).__name__, str(e).splitlines()[0][:200], wait,
@@ -67,6 +73,7 @@ class Outage:
                 on_retry()
                 continue
             if since is not None:
+                self.down_gauge.set(0)
                 self.log.warning(
                     "%s reachable again after %.1f s", self.name, time.monotonic() - since
                 )
