@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from dataflows.stores.retry import Outage
 from schemas.trading import Alert, OrderCancelled, OrderDenied, OrderFilled, Side, SubmitOrder
@@ -216,38 +218,85 @@ class PostgresWriter:
         self.conn.close()
 
 
-class _Partition(StatelessSinkPartition[tuple[str, Any]]):
+class _Partition(StatefulSinkPartition[list, None]):
+    """Decisions to PostgreSQL from a thread of its own, so that the trading path never
+    waits on a commit. The queue is bounded (a full one makes the flow wait); each
+    snapshot of the partition, at the end of every epoch and before Bytewax commits it,
+    waits until everything handed over is written, so a crash never loses a record of a
+    committed epoch (those of the epoch in flight are written again: ids make that a
+    no-op). A write PostgreSQL refuses is raised in the flow at the next call."""
+
     def __init__(self, dsn: str, run_id: str) -> None:
         self.writer = PostgresWriter(dsn, run_id)
+        self.queue: queue.Queue[list | None] = queue.Queue(maxsize=256)
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="postgres-sink", daemon=True)
+        self.thread.start()
 
-    def write_batch(self, items: list[tuple[str, Any]]) -> None:
+    def write_batch(self, items: list[list]) -> None:
+        """``items``: the record lists of the keyed stream (Bytewax hands over the values)."""
+        self._check()
+        records = [r for rs in items for r in rs]
+        if records:
+            self.queue.put(records)
+
+    def _run(self) -> None:
+        while (records := self.queue.get()) is not None:
+            try:
+                if self.failure is None:
+                    self._write(records)
+            except BaseException as e:  # raised in the flow's thread by _check
+                self.failure = e
+            finally:
+                self.queue.task_done()
+        self.queue.task_done()
+
+    def _write(self, records: list) -> None:
         orders: list[SubmitOrder | OrderDenied] = []
         fills: list[OrderFilled] = []
         cancels: list[OrderCancelled] = []
         alerts: list[Alert] = []
-        for _, records in items:
-            for r in records:
-                if isinstance(r, OrderFilled):
-                    fills.append(r)
-                elif isinstance(r, OrderCancelled):
-                    cancels.append(r)
-                elif isinstance(r, Alert):
-                    alerts.append(r)
-                else:
-                    orders.append(r)
+        for r in records:
+            if isinstance(r, OrderFilled):
+                fills.append(r)
+            elif isinstance(r, OrderCancelled):
+                cancels.append(r)
+            elif isinstance(r, Alert):
+                alerts.append(r)
+            else:
+                orders.append(r)
         # Orders before fills: a fill references its order.
         self.writer.write(orders, fills, cancels, alerts)
 
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise RuntimeError(f"PostgreSQL sink: {self.failure}") from self.failure
+
+    def snapshot(self) -> None:
+        self.queue.join()
+        self._check()
+
     def close(self) -> None:
+        self.queue.join()
+        self.queue.put(None)
+        self.thread.join(30)
         self.writer.close()
+        self._check()
 
 
-class PostgresSink(DynamicSink[tuple[str, Any]]):
-    """Keyed stream of lists of orders, denials, cancellations, fills and alerts -> PostgreSQL."""
+class PostgresSink(FixedPartitionedSink[tuple[str, Any], None]):
+    """Keyed stream of lists of orders, denials, cancellations, fills and alerts -> PostgreSQL
+    (one partition: one connection and one writer thread, whatever the worker count)."""
 
     def __init__(self, dsn: str, run_id: str = "live") -> None:
         self.dsn = dsn
         self.run_id = run_id
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
+    def list_parts(self) -> list[str]:
+        return ["0"]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _Partition:
         return _Partition(self.dsn, self.run_id)

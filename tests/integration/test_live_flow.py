@@ -155,6 +155,7 @@ def test_redis_holds_the_latest_values_with_their_ttls(services):
     fill = OrderFilled("f-1", "o-1", "AMZN", 1, Side.BUY, 10.0, 223.95, 0.0, 10.0)
     part = RedisSink(settings.redis.url).build("hot_redis", 0, 1)
     part.write_batch([("AMZN", features), ("AMZN", predictions), ("AMZN", [fill])])
+    part.close()  # the sink writes from a thread of its own: closing waits for it
     r = redis.Redis.from_url(settings.redis.url)
     tick = json.loads(r.get("tick:AMZN"))
     assert tick["seq"] == 99 and tick["mid"] == features["mid"][-1]
@@ -165,7 +166,6 @@ def test_redis_holds_the_latest_values_with_their_ttls(services):
     assert 1_000 < r.pttl("pos:1") <= 5_000
     time.sleep(0.15)
     assert r.get("tick:AMZN") is None  # a stale tick is never served
-    part.close()
 
 
 def test_flowsense_live_fills_questdb_through_its_archiver(services, sample):
