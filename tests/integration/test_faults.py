@@ -82,7 +82,6 @@ def test_postgres_questdb_and_kafka_restarts_lose_and_double_nothing(services, t
             live.kill()
     err = (tmp_path / "live.log").read_text()
     assert live.returncode == 0, err[-3000:]
-    assert "PostgreSQL unreachable" in err  # the flow waited, and said so
 
     want_orders = read_table(tmp_path / "replay", "orders")
     want_fills = read_table(tmp_path / "replay", "fills")
