@@ -22,6 +22,7 @@ import logging
 import sys
 import threading
 import time
+import urllib.error
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -32,10 +33,19 @@ from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from dataflows.kafka import not_a_message
 from dataflows.stores.questdb import QuestDBWriter, create_tables
+from dataflows.stores.retry import Outage
 from flowsense.settings import Settings
 from schemas import topics, wire
 
 log = logging.getLogger("flowsense.archive")
+
+
+def _unreachable(e: BaseException) -> bool:
+    """No answer from QuestDB's HTTP port (an answer refusing the DDL is raised)."""
+    return isinstance(e, urllib.error.URLError | ConnectionError | TimeoutError) and not (
+        isinstance(e, urllib.error.HTTPError)
+    )
+
 
 TABLES = {topics.TICKS: "ticks", topics.FEATURES: "features", topics.PREDICTIONS: "predictions"}
 """Topic -> QuestDB table."""
@@ -86,7 +96,8 @@ def run_archive(
     """Copy the topics of ``TABLES`` into QuestDB. Ends when ``stop`` is set and every
     message there is archived, or, with ``until_idle_s``, that long after the last
     message. Returns rows per table."""
-    create_tables(settings.questdb)
+    # QuestDB may be (re)starting as the archiver does: wait for it, as for any write.
+    Outage("QuestDB", _unreachable, log).call(lambda: create_tables(settings.questdb))
     cfg = settings.archive
     consumer = Consumer(
         {
