@@ -66,7 +66,11 @@ def test_postgres_questdb_and_kafka_restarts_lose_and_double_nothing(services, t
     live = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=log, text=True)
     producer = threading.Thread(target=stream, args=(items[10:], 18.0))
     try:
-        time.sleep(3)
+        deadline = time.monotonic() + 120
+        while not consume_all(settings, topics.FEATURES):  # the flow is up: it has output
+            assert live.poll() is None, (tmp_path / "live.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the flow made no output"
+            time.sleep(0.2)
         producer.start()
         for name in ("postgres", "questdb", "kafka"):
             time.sleep(3)
