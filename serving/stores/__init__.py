@@ -11,6 +11,13 @@ from typing import Any, Protocol
 
 Row = dict[str, Any]
 
+PREDICTION_FIELDS = ("symbol", "model", "seq", "direction", "confidence")
+
+
+def prediction_row(r: Row) -> Row:
+    """A stored prediction row as the API answers it (``ts_event`` as ``timestamp``)."""
+    return {"timestamp": r["ts_event"]} | {k: r[k] for k in PREDICTION_FIELDS}
+
 
 class Store(Protocol):
     """The stores as the API sees them (read side)."""

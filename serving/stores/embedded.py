@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from serving.stores import Row
+from serving.stores import Row, prediction_row
 
 Listener = Callable[[str, str, pa.Table], None]
 
@@ -81,22 +81,11 @@ class EmbeddedStore:
         state = "replay finished" if self.done.is_set() else "replay running"
         return {"embedded": {"ok": True, "detail": state, "ms": 0.0}}
 
-    @staticmethod
-    def _prediction(r: Row) -> Row:
-        return {
-            "symbol": r["symbol"],
-            "timestamp": r["ts_event"],
-            "model": r["model"],
-            "seq": r["seq"],
-            "direction": r["direction"],
-            "confidence": r["confidence"],
-        }
-
     async def latest_prediction(self, symbol: str) -> Row | None:
         r = self.latest("predictions", symbol)
         if r is None:
             return None
-        p = self._prediction(r)
+        p = prediction_row(r)
         p.pop("seq")
         return p | {"live": not self.done.is_set()}
 
@@ -111,7 +100,7 @@ class EmbeddedStore:
                 if not models or r["model"] in models
             ]
         rows.sort(key=lambda r: (-r["ts_event"], r["symbol"], -r["seq"]))
-        return [self._prediction(r) for r in rows[:limit]]
+        return [prediction_row(r) for r in rows[:limit]]
 
     async def latest_tick(self, symbol: str) -> Row | None:
         r = self.latest("features", symbol)

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from flowsense.settings import Settings
-from serving.stores import Row
+from serving.stores import Row, prediction_row
 
 
 def _q(text: str) -> str:
@@ -130,17 +130,7 @@ class ServerStore:
         rows = await self._table_rows(
             f"{self._PRED} {where} ORDER BY ts DESC, symbol, seq DESC LIMIT {int(limit)}"
         )
-        return [
-            {
-                "symbol": r["symbol"],
-                "timestamp": r["ts_event"],
-                "model": r["model"],
-                "seq": r["seq"],
-                "direction": r["direction"],
-                "confidence": r["confidence"],
-            }
-            for r in rows
-        ]
+        return [prediction_row(r) for r in rows]
 
     async def latest_tick(self, symbol: str) -> Row | None:
         raw = await self.redis.get(f"tick:{symbol}")
