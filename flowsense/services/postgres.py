@@ -11,6 +11,7 @@ database of the settings.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -39,7 +40,11 @@ class Postgres(Service):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.config = settings.postgres
-        self.data = self.dir / "data"
+        self.home = _reachable_home(self.dir)
+        """Where the cluster lives: the runtime folder, or, when the OS user PostgreSQL runs
+        as cannot pass through it (a checkout in a private folder), one under /var/tmp
+        named after it."""
+        self.data = self.home / "data"
         self.marker = f"postgres -D {self.data}"
 
     @property
@@ -63,6 +68,7 @@ class Postgres(Service):
 
     def configure(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             try:
                 owner = pwd.getpwnam(OS_USER)
@@ -72,11 +78,11 @@ class Postgres(Service):
                     f"(reinstall {PACKAGE})"
                 ) from None
             # initdb makes data/ in here, and the server puts its socket here.
-            if self.dir.stat().st_uid != owner.pw_uid:
-                shutil.chown(self.dir, owner.pw_uid, owner.pw_gid)
-            if blocked := _untraversable(self.dir, owner):
+            if self.home.stat().st_uid != owner.pw_uid:
+                shutil.chown(self.home, owner.pw_uid, owner.pw_gid)
+            if blocked := _untraversable(self.home, owner):
                 raise ServiceError(
-                    f"postgres: the {OS_USER!r} user cannot reach {self.dir} ({blocked} is "
+                    f"postgres: the {OS_USER!r} user cannot reach {self.home} ({blocked} is "
                     f"mode {blocked.stat().st_mode & 0o777:o}); set FLOWSENSE_RUNTIME_DIR to a "
                     "folder it can reach, e.g. /var/tmp/flowsense"
                 )
@@ -86,7 +92,7 @@ class Postgres(Service):
             run(
                 [*initdb, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
                 "postgres: initdb",
-                cwd=self.dir,
+                cwd=self.home,
                 **self.spawn_options(),
             )
             with open(self.data / "postgresql.conf", "a") as f:
@@ -95,7 +101,7 @@ class Postgres(Service):
             "# Written by `flowsense services up` from the settings at every start.\n"
             f"listen_addresses = '{LOOPBACK}'\n"
             f"port = {self.config.port}\n"
-            f"unix_socket_directories = '{self.dir}'\n"
+            f"unix_socket_directories = '{self.home}'\n"
         )
 
     def command(self) -> list[str]:
@@ -140,9 +146,26 @@ class Postgres(Service):
         return {"role": user, "database": database}
 
 
+def _reachable_home(folder: Path) -> Path:
+    """``folder``, unless PostgreSQL's OS user (when we run as root) cannot pass through a
+    folder above it: then a folder of its own under /var/tmp, the same for the same path."""
+    if os.geteuid() != 0:
+        return folder
+    try:
+        owner = pwd.getpwnam(OS_USER)
+    except KeyError:
+        return folder  # configure() says what is missing
+    if _untraversable(folder, owner) is None:
+        return folder
+    tag = hashlib.sha1(str(folder).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"flowsense-postgres-{tag}"
+
+
 def _untraversable(path: Path, owner: pwd.struct_passwd) -> Path | None:
-    """The first folder above ``path`` that ``owner`` may not pass through, if any."""
+    """The first existing folder above ``path`` that ``owner`` may not pass through, if any."""
     for parent in path.parents:
+        if not parent.exists():
+            continue
         st = parent.stat()
         if st.st_uid == owner.pw_uid:
             ok = st.st_mode & 0o100
