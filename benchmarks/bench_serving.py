@@ -1,7 +1,8 @@
 """The serving layer under loopback load, measured in one run (issue 6).
 
     .venv/bin/python benchmarks/bench_serving.py [--rate 1000] [--seconds 10]
-        [--clients 100] [--rooms 10] [--room-hz 10] [--kafka-fanout] [--json]
+        [--clients 100] [--rooms 10] [--room-hz 10] [--kafka-fanout] [--workers N]
+        [--generator vegeta|aiohttp] [--no-fanout] [--json]
 
 Needs the local servers (``flowsense services up``) and the ``FLOWSENSE_*``
 settings that reach them; the API is started here as its own process
@@ -10,7 +11,12 @@ load generator does not share its interpreter. About a minute.
 
 1. ``GET /api/v1/predictions/{symbol}`` as an institutional user (bearer
    token: auth and the Redis rate limit on every request), the prediction in
-   Redis as the live flow writes it (``pred:{symbol}``). Open loop: requests
+   Redis as the live flow writes it (``pred:{symbol}``). With vegeta (the
+   default when installed: ``go install github.com/tsenart/vegeta/v12@v12.12.0``;
+   a Go load generator costs the shared cores far less than a Python one): open
+   loop at ``--rate`` and at a fifth of it, then 32 workers flat out; baseline in
+   the same run: uvicorn answering a constant (``floor_app``) on the same
+   schedule, the HTTP stack's own cost. ``--generator aiohttp``: open loop: requests
    are sent on a fixed schedule of ``--rate`` per second for ``--seconds``
    (aiohttp, keep-alive pool); latency is from the scheduled send time to the
    end of the response, so a server that falls behind is charged for the
@@ -33,6 +39,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -180,8 +187,121 @@ def cpu_s(pid: int) -> float:
     return own + sum(cpu_s(k) for k in kids)
 
 
-async def bench_rest(settings: Settings, rate: float, seconds: float, pid: int) -> dict[str, Any]:
-    r = redis.Redis.from_url(settings.redis.url)
+def vegeta_bin() -> str | None:
+    """Vegeta (Go, open loop): on PATH or where ``go install`` puts it."""
+    gopath = Path(os.environ.get("GOPATH", Path.home() / "go")) / "bin" / "vegeta"
+    return shutil.which("vegeta") or (str(gopath) if gopath.is_file() else None)
+
+
+def vegeta(binary: str, target: str, rate: float, seconds: float) -> dict[str, Any]:
+    """``target`` (vegeta's text format) at ``rate``/s for ``seconds`` (``rate`` 0: as fast
+    as 32 workers go); latency is from each request's scheduled time (open loop)."""
+    pace = ["-rate=0", "-max-workers=32"] if rate == 0 else [f"-rate={int(rate)}"]
+    attack = subprocess.run(
+        [binary, "attack", *pace, f"-duration={seconds}s", "-max-body=0"],
+        input=target.encode(),
+        capture_output=True,
+        check=True,
+    )
+    rep = subprocess.run(
+        [binary, "report", "-type=json"], input=attack.stdout, capture_output=True, check=True
+    )
+    r = json.loads(rep.stdout)
+    ms = {k: round(r["latencies"][k] / 1e6, 3) for k in ("50th", "99th", "max")}
+    ok = r["status_codes"].get("200", 0)
+    return {
+        "requests": r["requests"],
+        "errors": r["requests"] - ok,
+        "achieved_per_s": round(r["throughput"]),
+        "p50_ms": ms["50th"],
+        "p99_ms": ms["99th"],
+        "max_ms": ms["max"],
+    }
+
+
+async def floor_app(scope: dict, receive: Any, send: Any) -> None:
+    """The baseline: uvicorn answering the same JSON with no work at all."""
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": _FLOOR_HEADERS})
+        await send({"type": "http.response.body", "body": _FLOOR_BODY})
+
+
+_FLOOR_BODY = b'{"symbol":"BENCH","timestamp":0,"model":"ofi","direction":1,"confidence":0.75}'
+_FLOOR_HEADERS = [(b"content-type", b"application/json")]
+
+
+def bench_rest_vegeta(settings: Settings, rate: float, seconds: float, pid: int) -> dict[str, Any]:
+    """The endpoint under vegeta; baseline in the same run: uvicorn's floor (``floor_app``,
+    one process) on the same schedule."""
+    binary = vegeta_bin()
+    assert binary is not None
+    put_prediction(settings)
+    bearer = f"Authorization: Bearer {asyncio.run(token(settings))}"
+    url = f"http://127.0.0.1:{settings.serve.port}/api/v1/predictions/{SYMBOL}"
+    target = f"GET {url}\n{bearer}\n"
+    vegeta(binary, target, 200, 3)  # warm-up
+    cpu0 = cpu_s(pid)
+    api = vegeta(binary, target, rate, seconds)
+    api["server_cpu_ms_per_request"] = round((cpu_s(pid) - cpu0) * 1e3 / api["requests"], 3)
+    low = vegeta(binary, target, rate / 5, seconds)
+    most = vegeta(binary, target, 0, 5)
+    port = settings.serve.port + 1
+    floor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.bench_serving:floor_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/")
+        floor_target = f"GET http://127.0.0.1:{port}/\n"
+        vegeta(binary, floor_target, 200, 3)
+        cpu0 = cpu_s(floor.pid)
+        base = vegeta(binary, floor_target, rate, seconds)
+        base["server_cpu_ms_per_request"] = round(
+            (cpu_s(floor.pid) - cpu0) * 1e3 / base["requests"], 3
+        )
+    finally:
+        floor.terminate()
+        floor.wait(15)
+    return {
+        "generator": "vegeta",
+        "endpoint": f"GET /api/v1/predictions/{SYMBOL}",
+        "open_loop": api,
+        "open_loop_fifth_rate": low,
+        "closed_loop_32_workers": most,
+        "baseline_uvicorn_floor": base,
+        "p99_ratio_vs_floor": round(api["p99_ms"] / base["p99_ms"], 2),
+        "cpu_ratio_vs_floor": round(
+            api["server_cpu_ms_per_request"] / base["server_cpu_ms_per_request"], 2
+        ),
+    }
+
+
+def wait_http(url: str, seconds: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def put_prediction(settings: Settings) -> None:
+    """The prediction in Redis as the live flow writes it (``pred:{symbol}``)."""
     value = {
         "symbol": SYMBOL,
         "model": "ofi",
@@ -189,7 +309,12 @@ async def bench_rest(settings: Settings, rate: float, seconds: float, pid: int) 
         "direction": 1,
         "confidence": 0.75,
     }
-    r.set(f"pred:{SYMBOL}", json.dumps(value), px=600_000)
+    redis.Redis.from_url(settings.redis.url).set(f"pred:{SYMBOL}", json.dumps(value), px=600_000)
+
+
+async def bench_rest(settings: Settings, rate: float, seconds: float, pid: int) -> dict[str, Any]:
+    put_prediction(settings)
+    r = redis.Redis.from_url(settings.redis.url)
     bearer = {"Authorization": f"Bearer {await token(settings)}"}
     url = f"http://127.0.0.1:{settings.serve.port}/api/v1/predictions/{SYMBOL}"
     conn = aiohttp.TCPConnector(limit=64)
@@ -377,6 +502,13 @@ def main() -> None:
     ap.add_argument("--room-hz", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=1, help="API processes (serve --workers).")
     ap.add_argument("--kafka-fanout", action="store_true", help="Also fan out from Kafka.")
+    ap.add_argument(
+        "--generator",
+        choices=["vegeta", "aiohttp"],
+        default="vegeta" if vegeta_bin() else "aiohttp",
+        help="REST load generator (default vegeta when installed).",
+    )
+    ap.add_argument("--no-fanout", action="store_true", help="REST only.")
     ap.add_argument("--fanout-server", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -388,15 +520,20 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     api = start_api(settings, args.room_hz, args.workers)
     try:
-        rest = asyncio.run(bench_rest(settings, args.rate, args.seconds, api.pid))
-        fan = [
-            asyncio.run(
-                bench_fanout(
-                    settings, args.clients, args.rooms, args.room_hz, args.seconds, "embedded"
+        if args.generator == "vegeta":
+            rest = bench_rest_vegeta(settings, args.rate, args.seconds, api.pid)
+        else:
+            rest = asyncio.run(bench_rest(settings, args.rate, args.seconds, api.pid))
+        fan = []
+        if not args.no_fanout:
+            fan.append(
+                asyncio.run(
+                    bench_fanout(
+                        settings, args.clients, args.rooms, args.room_hz, args.seconds, "embedded"
+                    )
                 )
             )
-        ]
-        if args.kafka_fanout:
+        if args.kafka_fanout and not args.no_fanout:
             fan.append(
                 asyncio.run(
                     bench_fanout(

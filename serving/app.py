@@ -104,6 +104,8 @@ def _incoming_trace(scope: dict) -> Any:
 def _route_label(scope: dict) -> str:
     """The route template (``/api/v1/predictions/{symbol}``), never the raw path: a label
     per symbol or id would make the metric's cardinality unbounded."""
+    if label := scope.get("flowsense.route"):  # set by the hot path (``serving.hot``)
+        return label
     raw = scope["path"]
     route = scope.get("route")
     if raw.startswith(PREFIX) and getattr(route, "path", None):
@@ -205,7 +207,11 @@ def create_app(
         from fastapi.staticfiles import StaticFiles
 
         app.mount("/", StaticFiles(directory=cfg.web_dir, html=True), name="dashboard")
-    app.add_middleware(Observe, state=state)
+    if embedded is None:
+        from serving.hot import HotPredictions
+
+        app.add_middleware(HotPredictions, state=state, store=server_store)
+    app.add_middleware(Observe, state=state)  # outermost: it also sees the hot route
     _socket_events(sio, state)
     asgi = socketio.ASGIApp(sio, other_asgi_app=app)
     asgi.fastapi = app  # type: ignore[attr-defined]

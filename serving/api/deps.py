@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from psycopg import AsyncConnection
 
 from serving import users
+from serving.ratelimit import Verdict
 from serving.security import Principal, Role
 from serving.state import AppState
 
@@ -58,15 +59,23 @@ async def rate_limit(
         return
     v = await state.limiter.hit(who, tier, limit)
     if not v.allowed:
-        state.metrics.rate_limited.labels(tier).inc()
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"rate limit ({tier}): {v.limit} requests per {state.settings.serve.rate_window_s} s",
-            headers={"Retry-After": str(v.retry_after_s), "X-RateLimit-Limit": str(v.limit)},
-        )
+        raise refused(state, tier, v)
     if response is not None:
-        response.headers["X-RateLimit-Limit"] = str(v.limit)
-        response.headers["X-RateLimit-Remaining"] = str(v.remaining)
+        response.headers.update(limit_headers(v))
+
+
+def refused(state: AppState, tier: str, v: Verdict) -> HTTPException:
+    """The 429 of a request over its limit (counted in the metrics)."""
+    state.metrics.rate_limited.labels(tier).inc()
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"rate limit ({tier}): {v.limit} requests per {state.settings.serve.rate_window_s} s",
+        headers={"Retry-After": str(v.retry_after_s), "X-RateLimit-Limit": str(v.limit)},
+    )
+
+
+def limit_headers(v: Verdict) -> dict[str, str]:
+    return {"X-RateLimit-Limit": str(v.limit), "X-RateLimit-Remaining": str(v.remaining)}
 
 
 async def current_user(

@@ -109,7 +109,11 @@ class ServerStore:
     )
 
     async def latest_prediction(self, symbol: str) -> Row | None:
-        raw = await self.redis.get(f"pred:{symbol}")
+        return await self.prediction_from(symbol, await self.redis.get(f"pred:{symbol}"))
+
+    async def prediction_from(self, symbol: str, raw: bytes | None) -> Row | None:
+        """The hot value ``raw`` of ``pred:{symbol}`` (``live``), or when the flow has not
+        written it in the last second the newest prediction in QuestDB."""
         if raw is not None:
             v = json.loads(raw)
             return {
