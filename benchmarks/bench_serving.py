@@ -239,7 +239,9 @@ def bench_rest_vegeta(settings: Settings, rate: float, seconds: float, pid: int)
     bearer = f"Authorization: Bearer {asyncio.run(token(settings))}"
     url = f"http://127.0.0.1:{settings.serve.port}/api/v1/predictions/{SYMBOL}"
     target = f"GET {url}\n{bearer}\n"
-    vegeta(binary, target, 200, 3)  # warm-up
+    # Warm-up at the full rate: the API's Redis pool grows to what the rate needs (new
+    # connections stall the first requests of a cold server by ~50-80 ms here).
+    vegeta(binary, target, rate, 2)
     cpu0 = cpu_s(pid)
     api = vegeta(binary, target, rate, seconds)
     api["server_cpu_ms_per_request"] = round((cpu_s(pid) - cpu0) * 1e3 / api["requests"], 3)
@@ -263,7 +265,7 @@ def bench_rest_vegeta(settings: Settings, rate: float, seconds: float, pid: int)
     try:
         wait_http(f"http://127.0.0.1:{port}/")
         floor_target = f"GET http://127.0.0.1:{port}/\n"
-        vegeta(binary, floor_target, 200, 3)
+        vegeta(binary, floor_target, rate, 2)
         cpu0 = cpu_s(floor.pid)
         base = vegeta(binary, floor_target, rate, seconds)
         base["server_cpu_ms_per_request"] = round(
