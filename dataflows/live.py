@@ -45,6 +45,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import bytewax.operators as op
+import numpy as np
+import pyarrow as pa
 from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import StatefulSourcePartition
@@ -364,6 +366,9 @@ def build_live_flow(
     """
     settings = settings or Settings()
     migrate(settings.postgres.dsn)
+    # pyarrow imports pandas on its first ``pa.array`` of NumPy data (~1.3 s here): at
+    # start-up, not on the first tick the output tables are made for.
+    pa.array(np.zeros(1))
     flow = Dataflow("live")
     clock = None if until_idle_s is None else IdleClock(until_idle_s)
     raw = op.input("kafka_in", flow, TicksSource(settings, from_beginning, clock))
