@@ -43,11 +43,12 @@ on worker 1 (the rows each worker made are in the output).
    runs. A feature batch's latency is the wall time it reaches its sink minus
    the wall time its message was handed to the producer; an order's, the
    time it reaches its sink minus that of the message carrying its
-   triggering tick (``prediction_id`` ends in the tick's ``seq``). Three
+   triggering tick (``prediction_id`` ends in the tick's ``seq``). Four
    flows: Kafka -> features (as in 1), Kafka -> every step of the live flow
-   into in-process sinks (no stores), and the whole live flow with the
-   archiver beside it (times at its ``features`` and ``orders`` Kafka sinks);
-   then the whole live flow again at
+   into in-process sinks (no stores), the whole live flow with the archiver
+   beside it (times at its ``features`` and ``orders`` Kafka sinks), and the
+   same without the archiver (QuestDB's ingestion is the biggest load beside
+   the flow on a small machine); then the whole live flow again at
    ``--low-rate`` for ``--low-rate-s``. A warm-up prefix (the first
    ``--warmup`` messages, sent at once before the clock) is left out.
 """
@@ -55,6 +56,7 @@ on worker 1 (the rows each worker made are in the output).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -564,6 +566,7 @@ LATENCY_FLOWS = {
     "features": "Kafka -> features (validate, features; in-process sink)",
     "trading": "Kafka -> every step of the live flow (in-process sinks, no stores)",
     "live": "whole live flow (orders/features at their Kafka sinks)",
+    "live_no_archive": "whole live flow, no archiver running (QuestDB not written)",
 }
 
 
@@ -602,7 +605,7 @@ def latency(
             go.set()
 
     logs: dict[str, list] = {}
-    if which == "live":
+    if which.startswith("live"):
 
         class _Go(TimedSink):
             def build(self, step_id, worker_index, worker_count):
@@ -619,7 +622,8 @@ def latency(
 
         keep = {"features_kafka", "orders_kafka"}
         reset_archive(settings)
-        with archiver(), timed_sinks(keep) as logs:
+        beside = archiver() if which == "live" else contextlib.nullcontext()
+        with beside, timed_sinks(keep) as logs:
             live.AsyncKafkaSink = lambda *a, **k: _Go(AsyncKafkaSink(*a, **k), logs, keep)
             run_main(build_live_flow(settings, from_beginning=True, until_idle_s=idle_s))
 

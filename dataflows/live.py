@@ -37,6 +37,7 @@ at most 4 KiB). The worker goes on.
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import time
@@ -323,7 +324,8 @@ def _kafka_out(kind: str, to_arrow) -> Any:
         table = to_arrow(symbol, value)
         if table is None or table.num_rows == 0:
             return []
-        rows = max(1, MESSAGE_BYTES * table.num_rows // max(table.nbytes, 1))
+        # ``get_total_buffer_size``: an upper bound at ~1 µs (``nbytes`` is exact at ~75)
+        rows = max(1, MESSAGE_BYTES * table.num_rows // max(table.get_total_buffer_size(), 1))
         key = symbol.encode()
         return [
             KafkaSinkMessage(key, wire.encode_table(kind, table.slice(i, rows)))
@@ -425,6 +427,11 @@ def build_live_flow(
         from dataflows.stores.feast import FeastPushSink
 
         op.output("features_feast", out.features, FeastPushSink(settings))
+    # What start-up made (modules, models, kernels) lives as long as the process: out of
+    # the collector's sight, a full collection no longer walks it (worker pauses of
+    # 110-190 ms at 50 K ticks/s here).
+    gc.collect()
+    gc.freeze()
     return flow
 
 
