@@ -215,7 +215,7 @@ def create_app(
     if embedded is None:
         from serving.hot import HotPredictions
 
-        app.add_middleware(HotPredictions, state=state, store=server_store)
+        app.add_middleware(HotPredictions, state=state, store=server_store, limiter=limiter)
     app.add_middleware(Observe, state=state)  # outermost: it also sees the hot route
     _socket_events(sio, state)
     asgi = socketio.ASGIApp(sio, other_asgi_app=app)

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from serving.api.deps import limit_headers, refused
 from serving.api.params import NAME_PATTERN, Prediction
+from serving.ratelimit import RateLimiter
 from serving.security import Principal
 from serving.state import AppState
 from serving.stores.servers import ServerStore
@@ -36,10 +37,11 @@ _PATH = re.compile("/api/v1/predictions/(" + NAME_PATTERN.strip("^$") + ")")
 class HotPredictions:
     """ASGI middleware serving ``ROUTE`` for callers it can authenticate without a query."""
 
-    def __init__(self, app: Any, state: AppState, store: ServerStore) -> None:
+    def __init__(self, app: Any, state: AppState, store: ServerStore, limiter: RateLimiter) -> None:
         self.app = app
         self.state = state
         self.store = store
+        self.limiter = limiter
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         m = caller = None
@@ -52,8 +54,7 @@ class HotPredictions:
         symbol = m.group(1)
         scope["flowsense.route"] = ROUTE
         tier = str(caller.tier)
-        assert self.state.limiter is not None
-        v = await self.state.limiter.hit(str(caller.user_id), tier, read=f"pred:{symbol}")
+        v = await self.limiter.hit(str(caller.user_id), tier, read=f"pred:{symbol}")
         if not v.allowed:
             response = await _error(scope, refused(self.state, tier, v))
         elif (row := await self.store.prediction_from(symbol, v.value)) is None:
