@@ -204,7 +204,8 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return Response(exposition(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        body = exposition(metrics.registry, cfg.workers)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     if (cfg.web_dir / "index.html").is_file():
         # Last, at "/": the API, /graphql, /metrics and /docs keep precedence (Socket.IO

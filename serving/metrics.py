@@ -21,7 +21,6 @@ Kafka output topics, or the embedded replay's sinks) and updates:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -37,11 +36,13 @@ from prometheus_client import (
 )
 
 
-def exposition(registry: CollectorRegistry) -> bytes:
+def exposition(registry: CollectorRegistry, processes: int = 1) -> bytes:
     """``/metrics``: this process's registry, or, when several API processes share the
-    port (``PROMETHEUS_MULTIPROC_DIR`` set by ``flowsense serve --workers``), all of
-    theirs: counters and histograms added up, gauges the most recent (lag: the max)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    port (``flowsense serve --workers``, which sets ``PROMETHEUS_MULTIPROC_DIR``), all of
+    theirs: counters and histograms added up, gauges the most recent (lag: the max).
+    Told by the worker count, not by that variable: importing ``feast.metrics`` (the
+    online store does) sets it too, and /metrics would then show Feast's folder."""
+    if processes > 1:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return generate_latest(registry)
