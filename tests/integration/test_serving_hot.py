@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from serving.security import Role, Tier
 from tests.integration.api import bearer, login, make_user, running_api
@@ -146,18 +147,38 @@ def test_what_the_hot_path_declines_fastapi_answers(api, store):
         h = bearer(login(api, user))
         bad_symbol = c.get("/api/v1/predictions/BAD$SYM", headers=h)
         posted = c.post(f"/api/v1/predictions/{symbol}", headers=h)
-        counted = answered(api)
+        counted = answered(c)
         ok = c.get(f"/api/v1/predictions/{symbol}", headers=h)  # the hot path
+        now = answered(c)
     assert [anonymous.status_code, forged.status_code, unknown.status_code] == [401] * 3
     assert anonymous.headers["WWW-Authenticate"] == "Bearer"
     assert bad_symbol.status_code == 422
     assert posted.status_code == 405
     assert ok.status_code == 200
-    assert answered(api) == counted + 1  # under the route's template
+    assert now == counted + 1  # under the route's template
 
 
-def answered(api) -> float:
-    """The app's ``flowsense_api_requests_total`` of the hot route's 200s."""
+def answered(c) -> float:
+    """``flowsense_api_requests_total`` of the hot route's 200s, from ``/metrics``."""
     labels = {"method": "GET", "route": "/api/v1/predictions/{symbol}", "status": "200"}
-    got = api.app.state.metrics.registry.get_sample_value("flowsense_api_requests_total", labels)
-    return got or 0.0
+    text = c.get("/metrics").text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "flowsense_api_requests_total" and s.labels == labels
+    )
+
+
+def test_metrics_stay_the_apps_after_feast_is_imported(api, store):
+    """Importing ``feast.metrics`` (the online-features route does) sets
+    ``PROMETHEUS_MULTIPROC_DIR``; one API process must still show its own counters."""
+    import feast.metrics  # noqa: F401
+
+    symbol = f"HOT{uuid.uuid4().hex[:6].upper()}"
+    put_prediction(store, symbol)
+    user = make_user(api.settings, Tier.PRO, Role.VIEWER)
+    with api.client(headers=bearer(login(api, user))) as c:
+        before = answered(c)
+        assert c.get(f"/api/v1/predictions/{symbol}").status_code == 200
+        assert answered(c) == before + 1
