@@ -48,6 +48,7 @@ def test_a_worker_serves_the_flowsense_metrics(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "bytewax.run", "probe_flow:flow"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=tmp_path,  # the dataflow API writes dataflow.json where it runs
     )  # fmt: skip
     try:
         text, deadline = "", time.monotonic() + 15
