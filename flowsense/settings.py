@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from operators.config import DriftConfig, RiskConfig, StrategyConfig
+
+T = TypeVar("T")
+EmptyIsNone = Annotated[T | None, BeforeValidator(lambda v: None if v == "" else v)]
+"""An optional setting that an empty environment variable unsets."""
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -144,16 +148,11 @@ class KafkaConfig(BaseModel):
     symbols: list[str] = []
     """Symbols the live flow accepts on ``ticks.raw`` (FlowSense names: ``BTCUSDT-PERP``);
     empty accepts all. Any other symbol is dead-lettered as ``unknown_symbol``."""
-    merge_wait_ms: float | None = Field(50.0, ge=0)
+    merge_wait_ms: EmptyIsNone[float] = Field(50.0, ge=0)
     """Live: how long (wall clock) the account step waits for a symbol gone quiet before
     it trades the other symbols' rows without it. Empty: wait for every symbol, as the
     replay does (the same orders as the replay of the same input, even over a backlog,
     at the cost of stalling every symbol while one is quiet)."""
-
-    @field_validator("merge_wait_ms", mode="before")
-    @classmethod
-    def _empty_is_none(cls, v: object) -> object:
-        return None if v in ("", None) else v
 
 
 class QuestDBConfig(BaseModel):
@@ -263,7 +262,7 @@ class DriftSettings(DriftConfig):
     """Drift of the live flow's features against a reference (``FLOWSENSE_DRIFT__*``), and
     the thresholds of ``flowsense drift``."""
 
-    reference: Path | None = None
+    reference: EmptyIsNone[Path] = None
     """Reference features (training data): a run folder, a Parquet/CSV features table or
     market data. Unset: the live flow measures no drift (no step, no cost)."""
     features: list[str] = Field(
@@ -275,11 +274,6 @@ class DriftSettings(DriftConfig):
     """Event-time seconds between two measures of a symbol's window."""
     reference_rows: int = Field(50_000, ge=100)
     """Reference rows kept per feature (an even subsample), to bound memory and KS time."""
-
-    @field_validator("reference", mode="before")
-    @classmethod
-    def _empty_is_none(cls, v: object) -> object:
-        return None if v in ("", None) else v
 
 
 class FeastConfig(BaseModel):
@@ -326,18 +320,13 @@ class Settings(BaseSettings):
     """Default input of ``flowsense replay``."""
     runs_dir: Path = Path("runs")
     """Where each replay writes its run folder."""
-    cache_dir: Path | None = Path.home() / ".cache" / "flowsense" / "feeds"
+    cache_dir: EmptyIsNone[Path] = Path.home() / ".cache" / "flowsense" / "feeds"
     """Parsed input files, kept to make repeated replays fast; empty to disable."""
     runtime_dir: Path = PROJECT_ROOT / "runtime"
     """Data and logs of the local servers started by ``flowsense services``."""
     downloads_dir: Path = Path.home() / ".cache" / "flowsense" / "downloads"
     """Server downloads (Kafka and QuestDB jars), so a second ``services up`` is offline."""
     replay: ReplayConfig = ReplayConfig()
-
-    @field_validator("cache_dir", mode="before")
-    @classmethod
-    def _empty_is_none(cls, v: object) -> object:
-        return None if v in ("", None) else v
 
     strategy: StrategyConfig = StrategyConfig()
     risk: RiskConfig = RiskConfig()
