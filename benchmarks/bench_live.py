@@ -61,7 +61,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -109,6 +108,7 @@ from operators.validate import Validator  # noqa: E402
 from schemas import topics, wire  # noqa: E402
 from schemas.market import TickBatch  # noqa: E402
 from tests.integration.helpers import reset_stores, reset_topics  # noqa: E402
+from tests.net import free_port  # noqa: E402
 
 FILES = {"AMZN": 5, "GOOG": 10}
 """The sample: the whole 2012-06-21 LOBSTER day of these symbols at these levels."""
@@ -344,12 +344,6 @@ def kafka_to_features_processes(processes: int, idle_s: float, warm: list) -> di
     t0 = max(g[0] for g in got)  # the flow starts when the last process is in
     mark = min(g[1] for g in got if g[1] is not None)
     return _features_result(t0, mark, max(g[2] for g in got), log)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def whole_live_flow(settings: Settings, workers: int, idle_s: float, ticks: int) -> dict[str, Any]:

@@ -10,10 +10,8 @@ CI uploads them).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.e2e import run_dashboard_script
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -35,12 +36,6 @@ def _built() -> None:
         if not p.exists()
     ]
     assert not missing, f"run ./scripts/setup.sh first (builds web/): missing {missing}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_vitest_component_tests_pass():
@@ -65,7 +60,7 @@ def demo(tmp_path):
     """``flowsense serve --embedded`` (the README's demo) with a bad strategy and a 0.5 %
     kill switch, so the drawdown halt trips within the first minutes of the day."""
     _built()
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "FLOWSENSE_RUNTIME_DIR": str(tmp_path / "runtime"),
         "FLOWSENSE_RUNS_DIR": str(tmp_path / "runs"),
@@ -111,24 +106,16 @@ def test_dashboard_in_chromium_against_the_running_demo(demo):
 
     shots = ARTIFACTS / "embedded"
     shutil.rmtree(shots, ignore_errors=True)
-    r = subprocess.run(
-        ["node", "e2e/dashboard.mjs"],
-        cwd=WEB,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=os.environ
-        | {
+    result = run_dashboard_script(
+        {
             "BASE_URL": url,
             "SYMBOL": "GOOG",
             "EXPECT_KILL": "1",
             "ARTIFACTS": str(shots),
             "CHROMIUM": CHROMIUM,
         },
+        timeout=240,
     )
-    assert r.stdout.strip(), r.stderr[-3000:]
-    result = json.loads(r.stdout.strip().splitlines()[-1])
-    assert r.returncode == 0 and result["ok"], json.dumps(result, indent=1)
     for name in (
         "logged_in",
         "chart_updates_live",

@@ -4,7 +4,6 @@ REST, GraphQL and Socket.IO; and the output metrics against hand calculations.""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 
@@ -20,12 +19,7 @@ from flowsense.settings import Settings
 from serving.app import create_app
 from serving.metrics import Metrics
 from serving.stores.embedded import EmbeddedStore
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def served(tmp_path, lobster_sample):
     settings = Settings(runtime_dir=tmp_path / "runtime", runs_dir=tmp_path / "runs")
     store = EmbeddedStore()
     app = create_app(settings, embedded=store)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -196,7 +190,7 @@ def test_traces_reach_an_otlp_collector(tmp_path):
         update={"serve": base.serve.model_copy(update={"otlp_endpoint": endpoint})}
     )
     app = create_app(settings, embedded=EmbeddedStore())
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -4,7 +4,6 @@ fake that speaks the KV v2 HTTP API."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from pydantic import SecretStr
 
 from flowsense.settings import Settings, VaultConfig
 from tests.fakes.vault import FakeVault
+from tests.net import free_port
 
 TOKEN = "s.flowsense-test"
 
@@ -74,9 +74,7 @@ def test_vault_failures_are_clear(vault, token, path, message):
 
 
 def test_a_vault_that_does_not_answer_is_clear():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # closed again: nothing listens there
     cfg = VaultConfig(addr=f"http://127.0.0.1:{port}", token=SecretStr(TOKEN))
     with pytest.raises(ValueError, match="does not answer"):
         Settings(vault=cfg)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = """
@@ -36,9 +37,7 @@ op.output("out", op.map("step", op.input("in", flow, TestingSource(list(range(10
 
 def test_a_worker_serves_the_flowsense_metrics(tmp_path):
     (tmp_path / "probe_flow.py").write_text(FLOW)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",

@@ -5,52 +5,33 @@ The live views are tested against the embedded demo (``tests/test_dashboard.py``
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from serving.security import Role, Tier
+from tests.e2e import WEB, run_dashboard_script
 from tests.integration.api import bearer, login, make_user, running_api
+from tests.net import free_port
 
 pytestmark = pytest.mark.integration
-WEB = Path(__file__).resolve().parents[2] / "web"
 PASSWORD = "pw-dashboard-1234"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_login_and_api_keys_in_chromium_against_the_servers(services):
     assert (WEB / "out" / "index.html").exists(), "run ./scripts/setup.sh first (builds web/)"
-    serve = services.serve.model_copy(update={"port": _free_port()})
+    serve = services.serve.model_copy(update={"port": free_port()})
     settings = services.model_copy(update={"serve": serve})
     with running_api(settings) as api:
         user = make_user(settings, Tier.PRO, Role.TRADER, password=PASSWORD)
-        r = subprocess.run(
-            ["node", "e2e/dashboard.mjs"],
-            cwd=WEB,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env=os.environ
-            | {
+        result = run_dashboard_script(
+            {
                 "BASE_URL": api.url,
                 "FS_USER": user.username,
                 "FS_PASSWORD": PASSWORD,
                 "LOGIN_ONLY": "1",
                 "ARTIFACTS": str(WEB / "artifacts" / "accounts"),
             },
+            timeout=180,
         )
-        assert r.stdout.strip(), r.stderr[-3000:]
-        result = json.loads(r.stdout.strip().splitlines()[-1])
-        assert r.returncode == 0 and result["ok"], json.dumps(result, indent=1)
         for name in ("wrong_password_refused", "logged_in", "api_key_created", "logged_out"):
             assert result["checks"][name]["ok"], name
         with api.client(headers=bearer(login(api, user, PASSWORD))) as c:

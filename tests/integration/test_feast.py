@@ -5,7 +5,6 @@ correct historical features, and the live flow's push to the online store."""
 from __future__ import annotations
 
 import json
-import socket
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,6 +15,7 @@ from dataflows.sinks import read_table
 from flowsense.commands.replay import run_replay
 from flowsense.settings import FeastConfig, Settings
 from tests.integration.api import bearer, login, make_user, running_api
+from tests.net import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -75,9 +75,7 @@ def test_apply_materialize_and_online_features_are_the_dataflows(
         assert got[symbol] == {n: newest[n][0] for n in NAMES}, symbol
     assert got["NOPE"] == dict.fromkeys(NAMES)
     # The API serves the same online row.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     api_settings = settings.model_copy(
         update={"serve": settings.serve.model_copy(update={"port": port})}
     )

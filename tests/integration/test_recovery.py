@@ -16,7 +16,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from dataflows.sinks import read_table
 from flowsense.commands.replay import run_replay
 from schemas import topics, wire
 from tests.integration.helpers import consume_all, reset, reset_topics, wal_applied
+from tests.net import free_port
 
 pytestmark = pytest.mark.integration
 SRC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lobster"
@@ -50,12 +50,6 @@ def _features_messages(settings) -> int:
         )
     finally:
         c.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _sample(folder: Path) -> Path:
