@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
+from psycopg.rows import dict_row
 
 from serving.security import (
     Principal,
@@ -84,11 +85,10 @@ async def find_user(conn: AsyncConnection, username: str) -> Principal | None:
 
 
 async def list_users(conn: AsyncConnection) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    cur = await conn.cursor(row_factory=dict_row).execute(
         "SELECT id, username, email, tier, role, disabled, created_at FROM users ORDER BY id"
     )
-    names = [d.name for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+    return await cur.fetchall()
 
 
 async def update_user(
@@ -120,13 +120,12 @@ async def create_api_key(conn: AsyncConnection, user_id: int, name: str = "") ->
 
 
 async def list_api_keys(conn: AsyncConnection, user_id: int) -> list[dict[str, Any]]:
-    cur = await conn.execute(
+    cur = await conn.cursor(row_factory=dict_row).execute(
         "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE user_id = %s "
         "ORDER BY id",
         (user_id,),
     )
-    names = [d.name for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+    return await cur.fetchall()
 
 
 async def revoke_api_key(conn: AsyncConnection, user_id: int, key_id: int) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from flowsense.settings import Settings
@@ -188,13 +189,12 @@ class ServerStore:
 
     async def alerts(self, limit: int) -> list[Row]:
         async with self.pg.connection() as conn:
-            cur = await conn.execute(
+            cur = await conn.cursor(row_factory=dict_row).execute(
                 "SELECT ts_event, symbol, alert_id, severity, name, message FROM alerts "
                 "WHERE run_id = 'live' ORDER BY ts_event DESC, alert_id LIMIT %s",
                 (limit,),
             )
-            cols = [d.name for d in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in await cur.fetchall()]
+            return await cur.fetchall()
 
 
 def _iso_ns(text: Any) -> int:
